@@ -1,0 +1,190 @@
+"""The `whisperer` command line (CONTRACT.md, section 2).
+
+Start-up must stay fast (`whisperer --help` is typed by people), so every command imports what
+it needs inside its own handler. Exit codes are part of the contract: 0 done, 1 evaluation
+failures, 2 unusable input or configuration, 3 refused by a guardrail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CliError(Exception):
+    """Ends the command with one line on stderr and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _not_yet(what: str) -> Handler:
+    """A contract command whose capability arrives with a later piece of work: say so, don't pretend."""
+
+    def handler(args: argparse.Namespace) -> int:
+        raise CliError(f"whisperer {args.command}: {what} is not available in this version yet")
+
+    return handler
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import os
+
+    from bot.config import ConfigError, load_config
+
+    try:
+        load_config(args.config)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    missing = [name for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN") if not os.environ.get(name)]
+    if missing:
+        raise CliError(f"whisperer run: {' and '.join(missing)} must be set (see README: Connecting to Slack)")
+    raise CliError("whisperer run: the Slack connection is not available in this version yet")
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    from bot.config import ConfigError, config_path, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    source = config_path(args.config) or "built-in defaults"
+    print(
+        f"{source}: ok ({len(config.services)} services, {len(config.kubernetes.clusters)} clusters, "
+        f"{len(config.databases)} databases, {len(config.checks)} checks, "
+        f"models {'on' if config.models.enabled else 'off'}, store {config.store_url.split(':', 1)[0]})"
+    )
+    return EXIT_OK
+
+
+def _cmd_sandbox_up(args: argparse.Namespace) -> int:
+    from sandbox.up import serve_until_stopped
+    from sandbox.world import WorldError, load_world
+
+    try:
+        world = load_world(args.world)
+    except WorldError as exc:
+        raise CliError(str(exc)) from exc
+    return asyncio.run(serve_until_stopped(world))
+
+
+def _add_world(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--world",
+        metavar="W",
+        help=f"a bundled world's name or a path to a world folder; {what}",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="whisperer",
+        description="InfraWhisperer: ask your infrastructure questions from Slack; approve fixes with a button.",
+    )
+    # The global options are accepted before or after the command, as people type them both ways.
+    parser.set_defaults(config=None, verbose=False)
+    common = argparse.ArgumentParser(add_help=False)
+    for target in (parser, common):
+        target.add_argument(
+            "--config",
+            metavar="FILE",
+            default=argparse.SUPPRESS,
+            help="config file (default: $WHISPERER_CONFIG or ./whisperer.yaml)",
+        )
+        target.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="human-readable debug logs"
+        )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", parents=[common], help="connect to Slack in Socket Mode and serve until stopped")
+    run.set_defaults(handler=_cmd_run)
+
+    demo = commands.add_parser(
+        "demo", parents=[common], help="play a world's cases through a Slack stand-in; print the transcript"
+    )
+    _add_world(demo, "default: the flagship world")
+    demo.add_argument("--interactive", action="store_true", help="type questions yourself; 'approve N' / 'reject N'")
+    demo.set_defaults(handler=_not_yet("the Slack demo"))
+
+    ask = commands.add_parser("ask", parents=[common], help="ask one question through the agents, without Slack")
+    _add_world(ask, "default: the configured infrastructure")
+    ask.add_argument("--json", action="store_true", help="print the structured result instead of the text")
+    ask.add_argument("question", help="the question, in quotes")
+    ask.set_defaults(handler=_not_yet("answering questions"))
+
+    evaluate = commands.add_parser("eval", parents=[common], help="run the evaluation cases of every world under PATH")
+    evaluate.add_argument("paths", nargs="*", metavar="PATH", help="worlds or folders of worlds (default: bundled)")
+    evaluate.add_argument("--json", action="store_true", help="one JSON result per case")
+    evaluate.set_defaults(handler=_not_yet("the evaluation suite"))
+
+    sandbox = commands.add_parser("sandbox", help="local infrastructure served from a world folder")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND", required=True)
+    up = sandbox_commands.add_parser(
+        "up", parents=[common], help="serve a world's endpoints; first line is their JSON; Ctrl-C stops"
+    )
+    _add_world(up, "default: the flagship world")
+    up.set_defaults(handler=_cmd_sandbox_up)
+
+    check = commands.add_parser("check", parents=[common], help="run one scheduled check now and print its findings")
+    check.add_argument("name", help="the check, e.g. cert-expiry")
+    _add_world(check, "default: the configured infrastructure")
+    check.add_argument("--once", action="store_true", required=True, help="run once and exit (required)")
+    check.set_defaults(handler=_not_yet("scheduled checks"))
+
+    mcp = commands.add_parser("mcp", help="the project's MCP servers")
+    mcp_commands = mcp.add_subparsers(dest="mcp_command", metavar="SUBCOMMAND", required=True)
+    serve = mcp_commands.add_parser("serve", parents=[common], help="run one MCP server standalone")
+    serve.add_argument("name", help="kubernetes, metrics, database, incidents, changes or web")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    _add_world(serve, "default: the configured infrastructure")
+    serve.set_defaults(handler=_not_yet("the MCP servers"))
+
+    guard = commands.add_parser("guard", help="try a guardrail from the command line")
+    guard_commands = guard.add_subparsers(dest="guard_command", metavar="SUBCOMMAND", required=True)
+    sql = guard_commands.add_parser(
+        "sql", parents=[common], help="print the normalized read-only query, or refuse it (exit 3)"
+    )
+    sql.add_argument("sql", metavar="SQL")
+    sql.set_defaults(handler=_not_yet("the SQL gate"))
+
+    redact = commands.add_parser("redact", parents=[common], help="redact PII and secrets from stdin to stdout")
+    redact.set_defaults(handler=_not_yet("redaction"))
+
+    config = commands.add_parser("config", help="inspect the configuration")
+    config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
+    config_check = config_commands.add_parser(
+        "check", parents=[common], help="validate the config file and summarize it"
+    )
+    config_check.set_defaults(handler=_cmd_config_check)
+    return parser
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(message, file=sys.stderr)
+    raise SystemExit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from bot.logs import configure_logging
+
+    args = build_parser().parse_args(argv)
+    configure_logging(verbose=args.verbose)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except CliError as exc:
+        _fail(str(exc), exc.code)
+    except KeyboardInterrupt:
+        return EXIT_OK

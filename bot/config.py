@@ -1,0 +1,366 @@
+"""The bot's configuration: one YAML file, validated as a whole before anything starts.
+
+Secrets never live in the file. Values may reference the environment as `${NAME}` or
+`${NAME:-default}`; a literal credential pasted into the file is refused, because config files
+end up in repositories and ConfigMaps. Every problem is reported as one line naming the file,
+the key and what is wrong, so a broken deploy says exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from guardrails.secret_patterns import scrub_secrets
+
+CONFIG_ENV = "WHISPERER_CONFIG"
+DEFAULT_CONFIG = Path("whisperer.yaml")
+DATA_DIR_ENV = "WHISPERER_DATA_DIR"
+
+_ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; str() is the one line shown to the user."""
+
+
+class _Section(BaseModel):
+    # A typo in a key must be an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
+
+
+class SlackConfig(_Section):
+    """Tokens come from SLACK_BOT_TOKEN and SLACK_APP_TOKEN only."""
+
+    base_url: str = "https://slack.com/api/"
+    default_channel: str = "#sre"
+    bot_user_name: str = "whisperer"
+
+
+class ModelRole(_Section):
+    model: str
+    api_base: str | None = None
+    api_key_env: str | None = Field(default=None, description="name of the env var holding the key")
+    timeout_s: float = Field(default=30.0, gt=0)
+    fallbacks: list[str] = Field(default_factory=list)
+
+
+class ModelBudget(_Section):
+    daily_usd: float = Field(default=5.0, ge=0)
+    per_question_usd: float = Field(default=0.5, ge=0)
+
+
+class ModelsConfig(_Section):
+    triage: ModelRole | None = None
+    analysis: ModelRole | None = None
+    quarantine: ModelRole | None = None
+    budget: ModelBudget = Field(default_factory=ModelBudget)
+
+    @property
+    def enabled(self) -> bool:
+        return any(role is not None for role in (self.triage, self.analysis, self.quarantine))
+
+
+class ClusterConfig(_Section):
+    name: str
+    kubeconfig: Path | None = None
+    context: str | None = None
+    in_cluster: bool = False
+    # The remediation identity is separate from the read-only one that investigates.
+    write_kubeconfig: Path | None = None
+    write_context: str | None = None
+
+
+class KubernetesConfig(_Section):
+    clusters: list[ClusterConfig] = Field(default_factory=list)
+
+
+class PrometheusConfig(_Section):
+    url: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+    verify_tls: bool = True
+
+
+class DatabaseConfig(_Section):
+    name: str
+    dsn: str
+    statement_timeout_ms: int = Field(default=5000, gt=0)
+    max_rows: int = Field(default=100, gt=0, le=10000)
+
+
+class GithubConfig(_Section):
+    """The token comes from GITHUB_TOKEN; base_url points at GitHub Enterprise when needed."""
+
+    base_url: str = "https://api.github.com"
+    lookback_hours: float = Field(default=24.0, gt=0)
+
+
+class ServiceConfig(_Section):
+    name: str
+    namespace: str
+    team: str
+    channel: str
+    repo: str
+    database: str | None = None
+
+
+class ChannelBinding(_Section):
+    channel: str
+    namespaces: list[str] = Field(default_factory=list)
+    clusters: list[str] = Field(default_factory=list)
+
+
+class AccessConfig(_Section):
+    requesters: list[str] = Field(default_factory=list, description="Slack user ids; empty means anyone")
+    approvers: list[str] = Field(default_factory=list)
+    approver_groups: list[str] = Field(default_factory=list, description="Slack user group ids")
+    admins: list[str] = Field(default_factory=list)
+
+
+class Schedule(_Section):
+    cron: str | None = None
+    every_minutes: float | None = Field(default=None, gt=0)
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Schedule:
+        if (self.cron is None) == (self.every_minutes is None):
+            raise ValueError("give exactly one of 'cron' or 'every_minutes'")
+        if self.cron is not None:
+            _validate_cron(self.cron, self.timezone)
+        return self
+
+
+class CheckConfig(_Section):
+    enabled: bool = True
+    schedule: Schedule = Field(default_factory=lambda: Schedule(cron="0 8 * * *"))
+    channel: str | None = None
+    warn_days: float = Field(default=14, gt=0)
+    critical_days: float = Field(default=3, gt=0)
+    endpoints: list[str] = Field(default_factory=list, description="host:port entries to probe")
+    remind_after_hours: float = Field(default=24, gt=0)
+
+
+class RedactionConfig(_Section):
+    allow_list: list[str] = Field(default_factory=list)
+    ner: bool = False
+    name_columns: list[str] = Field(
+        default_factory=lambda: ["name", "first_name", "last_name", "customer_name", "full_name", "address"]
+    )
+
+
+Risk = Literal["low", "medium", "high"]
+
+
+class ActionRule(_Section):
+    risk: Risk = "medium"
+    approvals: int = Field(default=1, ge=1)
+    min_replicas: int | None = Field(default=None, ge=0)
+    max_replicas: int | None = Field(default=None, ge=0)
+
+
+class Freeze(_Section):
+    start: datetime
+    end: datetime
+    namespaces: list[str] = Field(default_factory=list, description="empty means every namespace")
+    reason: str = "change freeze"
+
+
+def _default_actions() -> dict[str, ActionRule]:
+    return {
+        "restart_deployment": ActionRule(risk="low"),
+        "scale_deployment": ActionRule(risk="medium", min_replicas=1, max_replicas=20),
+        "rollback_deployment": ActionRule(risk="medium"),
+        "delete_pod": ActionRule(risk="low"),
+        "cordon_node": ActionRule(risk="high", approvals=2),
+    }
+
+
+class PolicyConfig(_Section):
+    """Deny by default: an action not in this catalog can be neither proposed nor executed."""
+
+    actions: dict[str, ActionRule] = Field(default_factory=_default_actions)
+    requester_may_approve: bool = False
+    proposal_ttl_minutes: float = Field(default=30, gt=0)
+    max_actions_per_target_per_hour: int = Field(default=3, ge=1)
+    freezes: list[Freeze] = Field(default_factory=list)
+
+
+class ExternalMcpServer(_Section):
+    name: str
+    command: list[str] | None = None
+    url: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> ExternalMcpServer:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give exactly one of 'command' (stdio) or 'url' (streamable HTTP)")
+        return self
+
+
+class McpConfig(_Section):
+    external: list[ExternalMcpServer] = Field(default_factory=list)
+
+
+class StoreConfig(_Section):
+    url: str | None = Field(default=None, description="sqlite:///path or postgresql://...; default under data_dir")
+
+
+class Config(_Section):
+    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get(DATA_DIR_ENV, "~/.local/share/whisperer")))
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
+    databases: list[DatabaseConfig] = Field(default_factory=list)
+    github: GithubConfig = Field(default_factory=GithubConfig)
+    services: list[ServiceConfig] = Field(default_factory=list)
+    channels: list[ChannelBinding] = Field(default_factory=list)
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    checks: dict[str, CheckConfig] = Field(default_factory=dict)
+    redaction: RedactionConfig = Field(default_factory=RedactionConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    mcp: McpConfig = Field(default_factory=McpConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.data_dir / 'whisperer.db'}"
+
+
+def _validate_cron(expression: str, timezone: str) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression, timezone=timezone)
+    except (ValueError, LookupError) as exc:
+        raise ValueError(f"invalid cron expression {expression!r}: {exc}") from exc
+
+
+def interpolate_env(value: Any, environ: Mapping[str, str], path: str = "") -> Any:
+    """Replaces ${NAME} references with environment values, naming the key of a missing one."""
+    if isinstance(value, dict):
+        return {key: interpolate_env(item, environ, _join(path, key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate_env(item, environ, _join(path, index)) for index, item in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group("name"), match.group("default")
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{path}: environment variable {name} is not set")
+
+    return _ENV_REF.sub(substitute, value)
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _refuse_literal_secrets(value: Any, path: str = "") -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_literal_secrets(item, _join(path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_literal_secrets(item, _join(path, index))
+    elif isinstance(value, str):
+        _, found = scrub_secrets(value)
+        if found:
+            kind = sorted(found)[0]
+            raise ConfigError(f"{path}: looks like a literal {kind}; put it in the environment and write ${{NAME}}")
+
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Merges mappings key by key; lists and scalars of the overlay replace the base's."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def config_path(explicit: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The file to read: explicit, else $WHISPERER_CONFIG, else ./whisperer.yaml when present."""
+    environ = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections, not {type(raw).__name__}")
+    return raw
+
+
+def build_config(raw: Mapping[str, Any], *, source: str, environ: Mapping[str, str] | None = None) -> Config:
+    """Validates raw settings (already merged) into a Config; errors name `source` and the key."""
+    environ = os.environ if environ is None else environ
+    try:
+        _refuse_literal_secrets(raw)
+        resolved = interpolate_env(dict(raw), environ)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+    try:
+        return Config.model_validate(resolved)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe_validation_error(exc)}") from exc
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    return f"{key}: {message}{more}"
+
+
+def load_config(
+    explicit: str | Path | None = None,
+    *,
+    overlay: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """The configuration in force: the file (if any) with an overlay (a world's `config:`) merged over it."""
+    path = config_path(explicit, environ)
+    raw = read_config_file(path) if path is not None else {}
+    if overlay:
+        raw = deep_merge(raw, overlay)
+    return build_config(raw, source=str(path or "built-in defaults"), environ=environ)

@@ -1,0 +1,76 @@
+"""The command line as a user meets it: a real subprocess, real exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WHISPERER = Path(sys.executable).parent / "whisperer"
+CONTRACT_COMMANDS = ["run", "demo", "ask", "eval", "sandbox", "check", "mcp", "guard", "redact"]
+
+
+def whisperer(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WHISPERER_CONFIG"))}
+    return subprocess.run(
+        [str(WHISPERER), *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def test_help_lists_every_contract_command() -> None:
+    result = whisperer("--help")
+    assert result.returncode == 0
+    for command in CONTRACT_COMMANDS:
+        assert f"    {command} " in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["run", "demo", "ask", "eval", "sandbox up", "check", "mcp serve", "guard sql", "redact", "config check"],
+)
+def test_every_command_has_help(command: str) -> None:
+    result = whisperer(*command.split(), "--help")
+    assert result.returncode == 0
+    assert "usage: whisperer" in result.stdout
+
+
+def test_run_without_tokens_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = whisperer("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "whisperer run: SLACK_BOT_TOKEN and SLACK_APP_TOKEN must be set (see README: Connecting to Slack)"
+    )
+
+
+def test_run_with_broken_config_exits_2_naming_file_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "broken.yaml"
+    config.write_text("prometheus:\n  url: [not, a, string]\n")
+    result = whisperer("run", "--config", str(config), env={"SLACK_BOT_TOKEN": "t", "SLACK_APP_TOKEN": "t"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{config}: prometheus.url: Input should be a valid string"
+
+
+def test_config_check_accepts_the_option_before_or_after_the_command(tmp_path: Path) -> None:
+    config = tmp_path / "ok.yaml"
+    config.write_text("services:\n  - {name: a, namespace: n, team: t, channel: '#c', repo: o/a}\n")
+    for argv in (["--config", str(config), "config", "check"], ["config", "check", "--config", str(config)]):
+        result = whisperer(*argv)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"{config}: ok (1 services")
+
+
+def test_unknown_world_is_one_line_exit_2() -> None:
+    result = whisperer("sandbox", "up", "--world", "no-such-world")
+    assert result.returncode == 2
+    assert result.stderr.startswith("unknown world 'no-such-world': no world.yaml there (bundled worlds:")
+    assert len(result.stderr.strip().splitlines()) == 1
