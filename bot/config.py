@@ -234,7 +234,7 @@ class Config(_Section):
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+        return value.expanduser().absolute()
 
     @property
     def store_url(self) -> str:
