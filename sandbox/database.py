@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import sqlite3
 import tempfile
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ CONNECT_TIMEOUT_SECONDS = 3
 # PostgreSQL identifiers are at most 63 bytes; the random suffix needs 9 of them.
 MAX_WORLD_NAME_IN_DATABASE = 40
 FORCE_DROP_VERSION = 130000
+# Written on every sandbox database so that a later run can drop those whose process died.
+OWNER_COMMENT = "whisperer-sandbox host={host} pid={pid}"
+_OWNER = re.compile(r"^whisperer-sandbox host=(?P<host>\S+) pid=(?P<pid>\d+)$")
 
 _log = logging.getLogger(__name__)
 
@@ -136,6 +140,7 @@ class WorldDatabase:
             self.kind = "sqlite"
         else:
             async with admin:
+                await _drop_orphans(admin)
                 self.dsn = await self._load_postgres(admin, statements)
             self.kind = "postgresql"
         return self.dsn
@@ -177,6 +182,8 @@ class WorldDatabase:
     ) -> str:
         database = sql.Identifier(self.database_name)
         await admin.execute(sql.SQL("CREATE DATABASE {}").format(database))
+        owner = OWNER_COMMENT.format(host=socket.gethostname(), pid=os.getpid())
+        await admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(database, sql.Literal(owner)))
         try:
             async with await psycopg.AsyncConnection.connect(
                 make_conninfo(self._admin_dsn, dbname=self.database_name), connect_timeout=CONNECT_TIMEOUT_SECONDS
@@ -226,15 +233,7 @@ class WorldDatabase:
         async with await psycopg.AsyncConnection.connect(
             self._admin_dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
         ) as admin:
-            database = sql.Identifier(self.database_name)
-            if admin.info.server_version >= FORCE_DROP_VERSION:
-                await admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
-                return
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (self.database_name,),
-            )
-            await admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(database))
+            await _drop_database(admin, self.database_name)
 
     # -- SQLite fallback -------------------------------------------------------------------------
 
@@ -378,3 +377,37 @@ def _sqlite_datetime(moment: exp.Expr, interval: exp.Interval, sign: int) -> exp
     if not modifiers:
         return None
     return exp.Anonymous(this="DATETIME", expressions=[moment.transform(_to_sqlite), *modifiers])
+
+
+async def _drop_database(admin: psycopg.AsyncConnection[tuple[object, ...]], name: str) -> None:
+    database = sql.Identifier(name)
+    if admin.info.server_version >= FORCE_DROP_VERSION:
+        await admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
+        return
+    await admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (name,),
+    )
+    await admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(database))
+
+
+async def _drop_orphans(admin: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+    """Drops sandbox databases left by processes on this host that died without cleaning up (SIGKILL)."""
+    rows = await admin.execute(
+        "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE 'whisperer\\_%'"
+    )
+    for name, comment in await rows.fetchall():
+        owner = _OWNER.match(str(comment or ""))
+        if owner and owner["host"] == socket.gethostname() and not _alive(int(owner["pid"])):
+            _log.info("dropping orphaned sandbox database %s (its process %s is gone)", name, owner["pid"])
+            await _drop_database(admin, str(name))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -167,3 +167,26 @@ async def test_bundled_payment_outage_database_has_the_same_rows_in_postgres_and
             }
     assert in_postgres
     assert in_sqlite == in_postgres
+
+
+@pytest.mark.integration
+async def test_databases_of_killed_sandboxes_are_dropped_by_the_next_start(tmp_path: Path) -> None:
+    import socket
+
+    await require_postgres()
+    never_alive = 999_999_999  # above Linux's pid_max
+    orphan, foreign = "whisperer_orphan_test", "whisperer_foreign_host_test"
+    async with await psycopg.AsyncConnection.connect(ADMIN_DSN, autocommit=True) as admin:
+        for name, host, pid in ((orphan, socket.gethostname(), never_alive), (foreign, "elsewhere", 1)):
+            await admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            await admin.execute(f"CREATE DATABASE {name}")
+            await admin.execute(f"COMMENT ON DATABASE {name} IS 'whisperer-sandbox host={host} pid={pid}'")
+    try:
+        async with WorldDatabase(make_world(tmp_path)) as database:
+            assert await database_exists(database.database_name)
+            assert not await database_exists(orphan)
+            assert await database_exists(foreign), "a database of another host must be left alone"
+    finally:
+        async with await psycopg.AsyncConnection.connect(ADMIN_DSN, autocommit=True) as admin:
+            for name in (orphan, foreign):
+                await admin.execute(f"DROP DATABASE IF EXISTS {name}")
