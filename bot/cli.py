@@ -80,6 +80,16 @@ def _cmd_sandbox_up(args: argparse.Namespace) -> int:
     return asyncio.run(serve_until_stopped(world))
 
 
+def _cmd_guard_sql(args: argparse.Namespace) -> int:
+    from guardrails.sql_gate import check_sql
+
+    result = check_sql(args.sql)
+    if not result.allowed:
+        raise CliError(result.reason or "refused", EXIT_REFUSED)
+    print(result.normalized)
+    return EXIT_OK
+
+
 def _add_world(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--world",
@@ -157,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sql", parents=[common], help="print the normalized read-only query, or refuse it (exit 3)"
     )
     sql.add_argument("sql", metavar="SQL")
-    sql.set_defaults(handler=_not_yet("the SQL gate"))
+    sql.set_defaults(handler=_cmd_guard_sql)
 
     redact = commands.add_parser("redact", parents=[common], help="redact PII and secrets from stdin to stdout")
     redact.set_defaults(handler=_not_yet("redaction"))

@@ -17,8 +17,14 @@ from guardrails.secret_patterns import scrub_secrets
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is structured data.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
-# Libraries whose debug chatter drowns the bot's own lines.
-_NOISY = ("urllib3", "asyncio", "aiohttp.access", "kubernetes.client.rest", "httpx", "httpcore", "LiteLLM")
+# Libraries whose chatter drowns the bot's own lines; sqlglot warns about every statement it
+# cannot parse, which the SQL gate refuses with its own clearer line anyway.
+_QUIET = {
+    **dict.fromkeys(
+        ("urllib3", "asyncio", "aiohttp.access", "kubernetes.client.rest", "httpx", "LiteLLM"), logging.WARNING
+    ),
+    "sqlglot": logging.ERROR,
+}
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -82,5 +88,5 @@ def configure_logging(*, verbose: bool = False, stream: TextIO | None = None) ->
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for name in _NOISY:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for name, level in _QUIET.items():
+        logging.getLogger(name).setLevel(level)

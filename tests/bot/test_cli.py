@@ -74,3 +74,25 @@ def test_unknown_world_is_one_line_exit_2() -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("unknown world 'no-such-world': no world.yaml there (bundled worlds:")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_guard_sql_prints_the_query_it_would_run() -> None:
+    result = whisperer("guard", "sql", "select id, status from orders where status = 'failed' -- recent")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "SELECT id, status FROM orders WHERE status = 'failed' LIMIT 101"
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("DROP TABLE orders;", "refused: DROP is not a read-only query"),
+        ("select 1; delete from orders", "refused: 2 statements"),
+        ('select U&"pg_\\0073leep"(5)', "refused: function pg_sleep is not allowed"),
+    ],
+)
+def test_guard_sql_refuses_with_exit_3_and_one_line(sql: str, reason: str) -> None:
+    result = whisperer("guard", "sql", sql)
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert result.stderr.startswith(reason)
+    assert len(result.stderr.strip().splitlines()) == 1
