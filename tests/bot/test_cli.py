@@ -87,7 +87,7 @@ def test_guard_sql_prints_the_query_it_would_run() -> None:
     [
         ("DROP TABLE orders;", "refused: DROP is not a read-only query"),
         ("select 1; delete from orders", "refused: 2 statements"),
-        ('select U&"pg_\\0073leep"(5)', "refused: function pg_sleep is not allowed"),
+        ('select U&"pg_\\0073leep"(5)', "refused: function pg_\\0073leep is not allowed"),
     ],
 )
 def test_guard_sql_refuses_with_exit_3_and_one_line(sql: str, reason: str) -> None:
