@@ -90,6 +90,19 @@ def _cmd_guard_sql(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_redact(args: argparse.Namespace) -> int:
+    from bot.config import ConfigError, load_config
+    from guardrails.redaction import Redactor
+
+    try:
+        settings = load_config(args.config).redaction
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    redactor = Redactor(allow_list=settings.allow_list, name_columns=settings.name_columns, ner=settings.ner)
+    sys.stdout.write(redactor.redact(sys.stdin.read()).text)
+    return EXIT_OK
+
+
 def _add_world(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--world",
@@ -170,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.set_defaults(handler=_cmd_guard_sql)
 
     redact = commands.add_parser("redact", parents=[common], help="redact PII and secrets from stdin to stdout")
-    redact.set_defaults(handler=_not_yet("redaction"))
+    redact.set_defaults(handler=_cmd_redact)
 
     config = commands.add_parser("config", help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)

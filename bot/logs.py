@@ -21,7 +21,8 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 # cannot parse, which the SQL gate refuses with its own clearer line anyway.
 _QUIET = {
     **dict.fromkeys(
-        ("urllib3", "asyncio", "aiohttp.access", "kubernetes.client.rest", "httpx", "LiteLLM"), logging.WARNING
+        ("urllib3", "asyncio", "aiohttp.access", "kubernetes.client.rest", "httpx", "LiteLLM", "presidio-analyzer"),
+        logging.WARNING,
     ),
     "sqlglot": logging.ERROR,
 }

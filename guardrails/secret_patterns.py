@@ -30,7 +30,8 @@ def _p(entity: str, pattern: str, group: str | None = None, flags: int = 0) -> S
 SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     _p(
         "PRIVATE_KEY",
-        r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z]+ )?PRIVATE KEY-----|\Z)",
+        r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+        r"(?:-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
     ),
     _p("SLACK_TOKEN", r"\bxox[abposre]-[A-Za-z0-9-]{10,}"),
     _p("SLACK_TOKEN", r"\bxapp-\d-[A-Za-z0-9-]{10,}"),
@@ -44,20 +45,27 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     ),
     _p("MODEL_API_KEY", r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}"),
     _p("JWT", r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"),
-    _p("BEARER_TOKEN", r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/=-]{12,})", "secret"),
+    # A following `key=value` pair is the next field of a log line (token_type=Bearer expires_in=3600).
+    _p("BEARER_TOKEN", r"(?i)\bbearer\s+(?![a-z_]+=)(?P<secret>[A-Za-z0-9._~+/=-]{12,})", "secret"),
     _p(
         "CONNECTION_PASSWORD",
         r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:(?P<secret>[^@\s/]+)@",
         "secret",
         re.IGNORECASE,
     ),
+    # Key names may carry a prefix (DB_PASSWORD, PGPASSWORD); quoted values may hold spaces.
     _p(
         "PASSWORD",
-        r"(?i)\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|client[_-]?secret|token)"
-        r"[\"']?\s*[:=]\s*(?P<secret>\"[^\"\s]{3,}\"|'[^'\s]{3,}'|[^\s,;&\"'}]{3,})",
+        r"(?i)\b[a-z0-9_]*?(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|client[_-]?secret|token)"
+        r"[\"']?\s*[:=]\s*(?P<secret>\"[^\"\n]{3,}\"|'[^'\n]{3,}'|[^\s,;&\"'}]{3,})",
         "secret",
     ),
+    _p("PASSWORD", r"(?i)(?<!\S)--?(?:password|passwd|token|secret|api-key)[= ](?P<secret>[^\s-][^\s]{2,})", "secret"),
 )
+
+
+# A value that begins with a placeholder was scrubbed by an earlier, more specific pattern.
+_ALREADY_SCRUBBED = re.compile(r"<[A-Z_]+>")
 
 
 def placeholder(entity: str) -> str:
@@ -76,8 +84,7 @@ def scrub_secrets(text: str) -> tuple[str, Counter[str]]:
 def _replacer(pattern: SecretPattern, counts: Counter[str]) -> Callable[[re.Match[str]], str]:
     def replace(match: re.Match[str]) -> str:
         value = match.group(pattern.group) if pattern.group else match.group(0)
-        inner = value.strip("\"'")
-        if inner.startswith("<") and inner.endswith(">"):
+        if _ALREADY_SCRUBBED.match(value.strip("\"'")):
             return match.group(0)
         counts[pattern.entity] += 1
         if pattern.group is None:

@@ -96,3 +96,17 @@ def test_guard_sql_refuses_with_exit_3_and_one_line(sql: str, reason: str) -> No
     assert result.stdout == ""
     assert result.stderr.startswith(reason)
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_redact_filters_stdin_to_stdout() -> None:
+    text = (
+        "Contact maria@example.com or +1-415-555-0147 via postgresql://app:hunter22@db/shop\n"
+        "pod api-1 restarted 14 times\n"
+    )
+    result = subprocess.run([str(WHISPERER), "redact"], input=text, capture_output=True, text=True, timeout=60, cwd="/")
+    assert result.returncode == 0
+    assert result.stdout == (
+        "Contact <EMAIL_ADDRESS> or <PHONE_NUMBER> via postgresql://app:<CONNECTION_PASSWORD>@db/shop\n"
+        "pod api-1 restarted 14 times\n"
+    )
+    assert "hunter22" not in result.stderr
