@@ -1,0 +1,1 @@
+"""Benchmarks: figures printed against their targets, never asserted in tests."""
