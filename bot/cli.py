@@ -44,13 +44,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bot.config import ConfigError, load_config
 
     try:
-        load_config(args.config)
+        config = load_config(args.config)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
     missing = [name for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN") if not os.environ.get(name)]
     if missing:
         raise CliError(f"whisperer run: {' and '.join(missing)} must be set (see README: Connecting to Slack)")
+    asyncio.run(_check_store(config.store_url))
     raise CliError("whisperer run: the Slack connection is not available in this version yet")
+
+
+async def _check_store(url: str) -> None:
+    """Refuses to start against a store it cannot reach, before anything is posted or half-written."""
+    from store import StoreError, open_store
+
+    try:
+        store = await open_store(url)
+    except StoreError as exc:
+        raise CliError(f"whisperer run: {exc}") from exc
+    await store.close()
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:

@@ -110,3 +110,12 @@ def test_redact_filters_stdin_to_stdout() -> None:
         "pod api-1 restarted 14 times\n"
     )
     assert "hunter22" not in result.stderr
+
+
+def test_run_with_an_unreachable_store_exits_2_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "whisperer.yaml"
+    config.write_text("store:\n  url: postgresql://whisperer@127.0.0.1:1/whisperer\n")
+    result = whisperer("run", "--config", str(config), env={"SLACK_BOT_TOKEN": "t", "SLACK_APP_TOKEN": "t"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("whisperer run: store: cannot reach PostgreSQL at 127.0.0.1:1")
+    assert len(result.stderr.strip().splitlines()) == 1

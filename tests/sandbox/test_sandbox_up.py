@@ -124,6 +124,15 @@ def test_kubectl_sees_the_same_pod(sandbox_up: tuple[subprocess.Popen[str], dict
     )
     assert result.returncode == 0, result.stderr
     assert "CrashLoopBackOff" in result.stdout
+    crashing = next(line.split()[0] for line in result.stdout.splitlines() if "CrashLoopBackOff" in line)
+    logs = subprocess.run(
+        ["kubectl", "--kubeconfig", endpoints["kubeconfig"], "logs", crashing, "-n", "shop", "--previous"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert logs.returncode == 0, logs.stderr
+    assert "Payment gateway timeout" in logs.stdout
 
 
 def test_promql_shows_the_error_rate_spike(sandbox_up: tuple[subprocess.Popen[str], dict[str, Any]]) -> None:
