@@ -115,6 +115,20 @@ def _cmd_redact(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from bot.check_once import CheckUnavailableError, run_check_once
+    from bot.config import ConfigError, load_config
+    from sandbox.world import WorldError, load_world
+
+    try:
+        world = load_world(args.world) if args.world else None
+        config = load_config(args.config, overlay=world.meta.config if world else None)
+        print(asyncio.run(run_check_once(args.name, config, world)))
+    except (WorldError, ConfigError, CheckUnavailableError) as exc:
+        raise CliError(f"whisperer check: {exc}") from exc
+    return EXIT_OK
+
+
 def _add_world(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--world",
@@ -176,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("name", help="the check, e.g. cert-expiry")
     _add_world(check, "default: the configured infrastructure")
     check.add_argument("--once", action="store_true", required=True, help="run once and exit (required)")
-    check.set_defaults(handler=_not_yet("scheduled checks"))
+    check.set_defaults(handler=_cmd_check)
 
     mcp = commands.add_parser("mcp", help="the project's MCP servers")
     mcp_commands = mcp.add_subparsers(dest="mcp_command", metavar="SUBCOMMAND", required=True)

@@ -252,7 +252,7 @@ def _expiry_finding(
     evidence = [*_certificate_lines(info, subject.where), *(check.describe() for check in checks)]
     details: dict[str, Any] = {
         "not_after": info.not_after.isoformat(),
-        "hours_left": int(left // timedelta(hours=1)),
+        "hours_left": _whole_hours(left),
         "issuer": info.issuer,
         "sans": info.sans,
     }
@@ -349,9 +349,15 @@ def _certificate_lines(info: CertificateInfo, where: str) -> list[str]:
     ]
 
 
+def _whole_hours(delta: timedelta) -> int:
+    """Hours left, rounded down after rounding to the minute: the seconds between recording a
+    certificate's state and reading it must not turn "48 h" into "47 h"."""
+    return int(round(delta / timedelta(minutes=1)) // 60)
+
+
 def _span(delta: timedelta) -> str:
-    """Whole hours below three days ("48 h"), whole days above ("59 days"), always rounded down."""
-    hours = int(delta // timedelta(hours=1))
+    """Whole hours below three days ("48 h"), whole days above ("59 days"), rounded down."""
+    hours = _whole_hours(delta)
     if hours < HOURS_SHOWN_BELOW:
         return f"{hours} h"
     return f"{hours // 24} days"

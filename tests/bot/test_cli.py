@@ -119,3 +119,24 @@ def test_run_with_an_unreachable_store_exits_2_with_one_line(tmp_path: Path) -> 
     assert result.returncode == 2
     assert result.stderr.startswith("whisperer run: store: cannot reach PostgreSQL at 127.0.0.1:1")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_cert_expiry_on_a_world_names_certificate_hours_and_missing_record() -> None:
+    result = whisperer("check", "cert-expiry", "--once", "--world", "cert-expiry")
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("[critical] api.example.com certificate expires in 48 h")
+    assert "_acme-challenge.api.example.com. CNAME api.example.com.acme-dns.example.net." in first
+    assert result.stdout.strip().endswith("4 certificates checked, 1 finding")
+
+
+def test_check_on_a_healthy_world_reports_nothing_wrong() -> None:
+    result = whisperer("check", "cert-expiry", "--once", "--world", "healthy")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(", 0 findings")
+
+
+def test_unknown_check_is_one_line_exit_2() -> None:
+    result = whisperer("check", "no-such-check", "--once")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "whisperer check: unknown check 'no-such-check' (available: cert-expiry)"
