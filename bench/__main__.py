@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import sandbox_bench
+from bench import cert_bench, sandbox_bench
 from bench.report import Figure, print_table, write_results
 
 
 async def collect() -> list[Figure]:
-    return [*await sandbox_bench.run()]
+    return [*await sandbox_bench.run(), *await cert_bench.run()]
 
 
 def main() -> None:
