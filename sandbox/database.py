@@ -36,6 +36,7 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
 from sqlglot.tokenizer_core import TokenType
 
+from sandbox.lifecycle import SandboxService
 from sandbox.world import World
 
 DSN_ENV = "WHISPERER_SANDBOX_PG_DSN"
@@ -102,7 +103,7 @@ def _database_name(world_name: str) -> str:
     return f"whisperer_{cleaned or 'world'}_{secrets.token_hex(4)}"
 
 
-class WorldDatabase:
+class WorldDatabase(SandboxService):
     """The world's `database.sql` in a fresh PostgreSQL database, or in SQLite when there is no server."""
 
     def __init__(
@@ -152,13 +153,6 @@ class WorldDatabase:
             self._drop_sqlite()
         self.kind = None
         self.dsn = None
-
-    async def __aenter__(self) -> WorldDatabase:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
 
     def _error(self, statement: Statement, message: str) -> WorldDatabaseError:
         return WorldDatabaseError(

@@ -30,6 +30,7 @@ import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.TXT
 import dns.rrset
 
+from sandbox.lifecycle import SandboxService
 from sandbox.world import World
 from sandbox.world_models import DnsRecord
 
@@ -191,7 +192,7 @@ class _TcpProtocol(asyncio.Protocol):
             self._open.discard(self._transport)
 
 
-class DnsServer:
+class DnsServer(SandboxService):
     """The world's DNS records on 127.0.0.1, UDP and TCP on the same port, as a resolver expects."""
 
     def __init__(self, world: World) -> None:
@@ -237,10 +238,3 @@ class DnsServer:
             await self._tcp.wait_closed()
             self._tcp = None
         self.port = None
-
-    async def __aenter__(self) -> DnsServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()

@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.lifecycle import SandboxService
 from sandbox.timeshift import format_time, parse_time
 from sandbox.world import World
 from sandbox.world_models import Deploy, FilePatch, PullRequest
@@ -230,7 +231,7 @@ class _RateLimit:
             self._used = {True: 0, False: 0}
 
 
-class GithubApi:
+class GithubApi(SandboxService):
     """The world's changes over GitHub's REST API; `start()` returns the base URL for PyGithub."""
 
     def __init__(self, world: World) -> None:
@@ -285,13 +286,6 @@ class GithubApi:
             await self._runner.cleanup()
             self._runner = None
         self.base_url = None
-
-    async def __aenter__(self) -> GithubApi:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
 
     @web.middleware
     async def _github_envelope(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 
 import yaml
 from aiohttp import web
@@ -57,6 +56,7 @@ from sandbox.kube_resources import (
     unsupported_media_type,
 )
 from sandbox.kube_state import Change, KubeState
+from sandbox.lifecycle import SandboxService
 from sandbox.timeshift import parse_time
 from sandbox.world import World
 
@@ -95,7 +95,7 @@ class _Target:
     subresource: str | None
 
 
-class KubeApiServer:
+class KubeApiServer(SandboxService):
     """Serves one world's cluster at https://127.0.0.1:PORT until stopped."""
 
     def __init__(self, world: World, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -149,15 +149,6 @@ class KubeApiServer:
         if runner is not None:
             await runner.cleanup()
         self._closing = False
-
-    async def __aenter__(self) -> KubeApiServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     def write_kubeconfig(self, path: Path) -> Path:
         """A kubeconfig with one cluster, one token user and one context named after the world, made current."""

@@ -34,12 +34,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 import yaml
 
+from sandbox.lifecycle import SandboxService
 from sandbox.promql import FallbackPrometheusServer, PrometheusStartError
 from sandbox.world import World
 
@@ -146,7 +146,7 @@ def _log_reason(path: Path) -> str:
     return (errors or lines or ["(no output)"])[0 if errors else -1]
 
 
-class PrometheusServer:
+class PrometheusServer(SandboxService):
     """A real Prometheus over one world, in `workdir` (TSDB, configuration, rules and log)."""
 
     def __init__(self, world: World, workdir: Path) -> None:
@@ -159,15 +159,6 @@ class PrometheusServer:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> str:
         """Imports the samples, starts Prometheus and returns its base URL once rules were evaluated."""

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sandbox.lifecycle import SandboxService
 from sandbox.timeshift import parse_time
 from sandbox.world import World
 from sandbox.world_models import TlsEndpoint
@@ -55,7 +56,7 @@ class _ServedFiles:
     key: Path
 
 
-class TlsEndpoints:
+class TlsEndpoints(SandboxService):
     """One TLS listener per endpoint of `world.endpoints.tls`, all trusting `ca_path`."""
 
     def __init__(self, world: World, workdir: Path) -> None:
@@ -100,13 +101,6 @@ class TlsEndpoints:
         for server in servers:
             await server.wait_closed()
         self.addresses.clear()
-
-    async def __aenter__(self) -> TlsEndpoints:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
 
     def _write_certificates(self, endpoints: list[TlsEndpoint]) -> list[_ServedFiles]:
         now = self._now

@@ -32,6 +32,8 @@ _T = TypeVar("_T", covariant=True)
 
 
 class _Endpoint(Protocol[_T]):
+    """A SandboxService whose start() returns what clients need to reach it."""
+
     async def start(self) -> _T: ...
 
     async def stop(self) -> None: ...

@@ -17,12 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from aiohttp import web
 from multidict import MultiDict
 
+from sandbox.lifecycle import SandboxService
 from sandbox.promql.ast import Expr, VectorSelector
 from sandbox.promql.engine import instant_query, range_query
 from sandbox.promql.errors import PrometheusStartError, PromQLError
@@ -52,7 +52,7 @@ class _BadRequest(PromQLError):
     """A request parameter the API rejects before any PromQL runs."""
 
 
-class FallbackPrometheusServer:
+class FallbackPrometheusServer(SandboxService):
     """Same interface as `sandbox.prometheus.PrometheusServer`; `workdir` is accepted for that
     parity only, since the stand-in keeps everything in memory."""
 
@@ -65,15 +65,6 @@ class FallbackPrometheusServer:
         self._executor: ThreadPoolExecutor | None = None
         self._runner: web.AppRunner | None = None
         self._rule_task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> str:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promql-fallback")

@@ -26,6 +26,7 @@ from types import MappingProxyType
 
 from aiohttp import web
 
+from sandbox.lifecycle import SandboxService
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.response_urls import ResponseRejectedError, ResponseUrls
 from sandbox.slack.socket_mode import Envelope, SocketModeHub
@@ -56,7 +57,7 @@ def fake_app_token() -> str:
     return f"xapp-1-A{_digits(10)}-{_digits(13)}-{secrets.token_hex(32)}"
 
 
-class SlackStandIn:
+class SlackStandIn(SandboxService):
     """A stateful, local Slack workspace with InfraWhisperer installed; `start()` returns the API base URL."""
 
     def __init__(
@@ -148,13 +149,6 @@ class SlackStandIn:
             await self._runner.cleanup()
             self._runner = None
         self._base_url = None
-
-    async def __aenter__(self) -> SlackStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
 
     def fail_next(self, method: str, count: int = 1, retry_after: int = 1) -> None:
         """The next `count` calls of Web API `method` get HTTP 429 with `Retry-After: retry_after`."""
