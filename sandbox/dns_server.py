@@ -30,11 +30,10 @@ import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.TXT
 import dns.rrset
 
-from sandbox.lifecycle import SandboxService
+from sandbox.lifecycle import LOOPBACK, SandboxService
 from sandbox.world import World
 from sandbox.world_models import DnsRecord
 
-LISTEN_HOST = "127.0.0.1"
 TTL_SECONDS = 300
 UDP_PAYLOAD_WITHOUT_EDNS = 512
 TCP_MESSAGE_LIMIT = 65535
@@ -206,18 +205,18 @@ class DnsServer(SandboxService):
     def address(self) -> str:
         if self.port is None:
             raise DnsServerError("the DNS server is not started")
-        return f"{LISTEN_HOST}:{self.port}"
+        return f"{LOOPBACK}:{self.port}"
 
     async def start(self) -> str:
         loop = asyncio.get_running_loop()
         for _ in range(BIND_ATTEMPTS):
             udp, _protocol = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(self._zone), local_addr=(LISTEN_HOST, 0)
+                lambda: _UdpProtocol(self._zone), local_addr=(LOOPBACK, 0)
             )
             port: int = udp.get_extra_info("sockname")[1]
             try:
                 self._tcp = await loop.create_server(
-                    lambda: _TcpProtocol(self._zone, self._connections), LISTEN_HOST, port
+                    lambda: _TcpProtocol(self._zone, self._connections), LOOPBACK, port
                 )
             except OSError:
                 # Another process holds this port for TCP; take another UDP port and try again.
@@ -225,7 +224,7 @@ class DnsServer(SandboxService):
                 continue
             self._udp, self.port = udp, port
             return self.address
-        raise DnsServerError(f"no free port on {LISTEN_HOST} for both UDP and TCP after {BIND_ATTEMPTS} attempts")
+        raise DnsServerError(f"no free port on {LOOPBACK} for both UDP and TCP after {BIND_ATTEMPTS} attempts")
 
     async def stop(self) -> None:
         if self._udp is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,12 +25,11 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.lifecycle import SandboxService
+from sandbox.lifecycle import LOOPBACK, SandboxService, listen
 from sandbox.timeshift import format_time, parse_time
 from sandbox.world import World
 from sandbox.world_models import Deploy, FilePatch, PullRequest
 
-LISTEN_HOST = "127.0.0.1"
 API_PREFIX = "/api/v3"
 HTML_ROOT = "https://github.com"
 DOCS_URL = "https://docs.github.com/rest"
@@ -267,18 +265,8 @@ class GithubApi(SandboxService):
                 ),
             ]
         )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((LISTEN_HOST, 0))
-        try:
-            await web.SockSite(runner, sock).start()
-        except BaseException:
-            sock.close()
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.base_url = f"http://{LISTEN_HOST}:{sock.getsockname()[1]}{API_PREFIX}"
+        self._runner, port = await listen(app)
+        self.base_url = f"http://{LOOPBACK}:{port}{API_PREFIX}"
         return self.base_url
 
     async def stop(self) -> None:

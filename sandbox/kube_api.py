@@ -56,7 +56,7 @@ from sandbox.kube_resources import (
     unsupported_media_type,
 )
 from sandbox.kube_state import Change, KubeState
-from sandbox.lifecycle import SandboxService
+from sandbox.lifecycle import SandboxService, listen
 from sandbox.timeshift import parse_time
 from sandbox.world import World
 
@@ -122,13 +122,8 @@ class KubeApiServer(SandboxService):
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/{path:.*}", self._handle)
         app.on_response_prepare.append(_api_server_headers)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl_context())
-        await site.start()
-        self._runner = runner
-        host, port = runner.addresses[0][:2]
-        self._url = f"https://{host}:{port}"
+        self._runner, port = await listen(app, host=self._host, port=self._port, ssl_context=self._ssl_context())
+        self._url = f"https://{self._host}:{port}"
         return self._url
 
     def _ssl_context(self) -> ssl.SSLContext:

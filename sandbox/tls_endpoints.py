@@ -26,12 +26,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from sandbox.lifecycle import SandboxService
+from sandbox.lifecycle import LOOPBACK, SandboxService
 from sandbox.timeshift import parse_time
 from sandbox.world import World
 from sandbox.world_models import TlsEndpoint
 
-LISTEN_HOST = "127.0.0.1"
 ROOT_NAME = "InfraWhisperer Sandbox Root CA"
 # Let's Encrypt issues 90-day certificates; a leaf expiring sooner than that looks freshly renewed.
 LEAF_VALIDITY = timedelta(days=90)
@@ -140,7 +139,7 @@ class TlsEndpoints(SandboxService):
         try:
             server = await asyncio.get_running_loop().create_server(
                 lambda: _HttpOk(body, self._connections),
-                LISTEN_HOST,
+                LOOPBACK,
                 0,
                 ssl=context,
                 ssl_handshake_timeout=REQUEST_TIMEOUT_SECONDS,
@@ -149,7 +148,7 @@ class TlsEndpoints(SandboxService):
             raise TlsEndpointsError(f"cannot open a TLS listener for endpoint {endpoint.name}: {exc}") from exc
         self._servers.append(server)
         port: int = server.sockets[0].getsockname()[1]
-        return LISTEN_HOST, port
+        return LOOPBACK, port
 
 
 class _HttpOk(asyncio.Protocol):

@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 from aiohttp import web
 from multidict import MultiDict
 
-from sandbox.lifecycle import SandboxService
+from sandbox.lifecycle import LOOPBACK, SandboxService, listen
 from sandbox.promql.ast import Expr, VectorSelector
 from sandbox.promql.engine import instant_query, range_query
 from sandbox.promql.errors import PrometheusStartError, PromQLError
@@ -73,9 +73,7 @@ class FallbackPrometheusServer(SandboxService):
             if self.world.metrics_om:
                 await self._run(load_openmetrics, self.world.metrics_om, self._store)
             await self._run(self._rules.evaluate, self._store, datetime.now(UTC))
-            self._runner = web.AppRunner(self._app(), access_log=None)
-            await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+            self._runner, port = await listen(self._app())
         except OpenMetricsError as exc:
             await self.stop()
             raise PrometheusStartError(f"world {self.world.name}: {exc}") from None
@@ -84,8 +82,7 @@ class FallbackPrometheusServer(SandboxService):
             raise
         if self._rules.groups:
             self._rule_task = asyncio.create_task(self._evaluate_rules_forever())
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://{LOOPBACK}:{port}"
         return self.url
 
     async def stop(self) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import string
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,14 +25,13 @@ from types import MappingProxyType
 
 from aiohttp import web
 
-from sandbox.lifecycle import SandboxService
+from sandbox.lifecycle import LOOPBACK, SandboxService, listen
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.response_urls import ResponseRejectedError, ResponseUrls
 from sandbox.slack.socket_mode import Envelope, SocketModeHub
 from sandbox.slack.state import SLACKBOT_ID, ChangeSignal, SlackStandInError, Workspace
 from sandbox.slack.web_api import API_PREFIX, DEFAULT_BOT_SCOPES, ApiCall, WebApi
 
-LISTEN_HOST = "127.0.0.1"
 DEFAULT_USERS = ("alice", "bob", "carol")
 DEFAULT_CHANNELS = ("incident-payments", "sre-oncall", "general")
 DEFAULT_EVENT_SUBSCRIPTIONS = ("app_mention", "app_home_opened")
@@ -127,18 +125,8 @@ class SlackStandIn(SandboxService):
         app.router.add_routes(self.web_api.routes())
         app.router.add_routes(self.response_urls.routes())
         app.router.add_get("/link/", self.socket_mode.handle_socket)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((LISTEN_HOST, 0))
-        try:
-            await web.SockSite(runner, sock).start()
-        except BaseException:
-            sock.close()
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        root = f"http://{LISTEN_HOST}:{sock.getsockname()[1]}"
+        self._runner, port = await listen(app, shutdown_timeout=0.5)
+        root = f"http://{LOOPBACK}:{port}"
         self.response_urls.root = root
         self._base_url = root + API_PREFIX
         return self._base_url
