@@ -6,14 +6,13 @@ in a file. So each endpoint gets its own listener presenting a leaf signed by an
 named after the endpoint's issuer, and that intermediate is signed by a sandbox root written to
 `ca.pem`, the one file a client has to trust.
 
-Every endpoint gets its own P-256 key: EC key generation and signing cost microseconds, so even
-500 endpoints start in a fraction of a second without resorting to a shared key.
+Every endpoint gets its own key (sandbox.certificates), so even 500 endpoints start in a
+fraction of a second without resorting to a shared key.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 import ssl
 from dataclasses import dataclass
@@ -21,11 +20,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
+from sandbox.certificates import (
+    intermediate_authority,
+    pem,
+    root_authority,
+    server_certificate,
+    whole_seconds,
+)
 from sandbox.lifecycle import LOOPBACK, SandboxService
 from sandbox.timeshift import parse_time
 from sandbox.world import World
@@ -41,12 +42,6 @@ _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 
 class TlsEndpointsError(Exception):
     """A world's TLS endpoints cannot be served; the message is one line for the user."""
-
-
-@dataclass(frozen=True)
-class _Authority:
-    key: ec.EllipticCurvePrivateKey
-    cert: x509.Certificate
 
 
 @dataclass(frozen=True)
@@ -108,27 +103,28 @@ class TlsEndpoints(SandboxService):
         present = [now, datetime.now(UTC)]
         earliest = min([*present, *not_befores]) - timedelta(days=1)
         latest = max([*present, *(endpoint.not_after for endpoint in endpoints)]) + CA_VALIDITY_MARGIN
-        root = _self_signed_root(earliest, latest)
+        root = root_authority(ROOT_NAME, earliest, latest)
         intermediates = {
-            issuer: _intermediate(issuer, root, earliest, latest)
+            issuer: intermediate_authority(issuer, root, earliest, latest)
             for issuer in dict.fromkeys(endpoint.issuer for endpoint in endpoints)
         }
         cert_dir = self._workdir / "tls"
         cert_dir.mkdir(parents=True, exist_ok=True)
-        self.ca_path.write_bytes(_pem(root.cert))
+        self.ca_path.write_bytes(pem(root.cert))
         files: list[_ServedFiles] = []
         for index, (endpoint, not_before) in enumerate(zip(endpoints, not_befores, strict=True)):
-            key = ec.generate_private_key(ec.SECP256R1())
             authority = intermediates[endpoint.issuer]
-            leaf = _leaf(endpoint, key, authority, not_before)
+            leaf = server_certificate(
+                authority,
+                common_name=endpoint.host,
+                hosts=[endpoint.host],
+                not_before=not_before,
+                not_after=endpoint.not_after,
+            )
             stem = f"{index:04d}-{_UNSAFE_FILE_CHARS.sub('_', endpoint.name)}"
             served = _ServedFiles(chain=cert_dir / f"{stem}.chain.pem", key=cert_dir / f"{stem}.key.pem")
-            served.chain.write_bytes(_pem(leaf) + _pem(authority.cert))
-            served.key.write_bytes(
-                key.private_bytes(
-                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-                )
-            )
+            served.chain.write_bytes(pem(leaf.cert) + pem(authority.cert))
+            served.key.write_bytes(leaf.key_pem)
             files.append(served)
         return files
 
@@ -189,119 +185,4 @@ class _HttpOk(asyncio.Protocol):
 
 def _leaf_not_before(not_after: datetime, now: datetime) -> datetime:
     """90 days before expiry, but never in the future: a certificate must be valid until it expires."""
-    return _whole_seconds(min(not_after - LEAF_VALIDITY, now - timedelta(days=1)))
-
-
-def _whole_seconds(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(microsecond=0)
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, common_name),
-        ]
-    )
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _ca_builder(
-    subject: x509.Name, key: ec.EllipticCurvePrivateKey, not_before: datetime, not_after: datetime
-) -> x509.CertificateBuilder:
-    public_key = key.public_key()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_whole_seconds(not_before))
-        .not_valid_after(_whole_seconds(not_after))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-    )
-
-
-def _self_signed_root(not_before: datetime, not_after: datetime) -> _Authority:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = _name(ROOT_NAME)
-    cert = (
-        _ca_builder(subject, key, not_before, not_after)
-        .issuer_name(subject)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return _Authority(key=key, cert=cert)
-
-
-def _intermediate(issuer: str, root: _Authority, not_before: datetime, not_after: datetime) -> _Authority:
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        _ca_builder(_name(issuer), key, not_before, not_after)
-        .issuer_name(root.cert.subject)
-        .add_extension(_authority_key_id(root), critical=False)
-        .sign(root.key, hashes.SHA256())
-    )
-    return _Authority(key=key, cert=cert)
-
-
-def _authority_key_id(authority: _Authority) -> x509.AuthorityKeyIdentifier:
-    return x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.key.public_key())
-
-
-def _subject_alt_name(host: str) -> x509.GeneralName:
-    try:
-        return x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        return x509.DNSName(host)
-
-
-def _leaf(
-    endpoint: TlsEndpoint, key: ec.EllipticCurvePrivateKey, authority: _Authority, not_before: datetime
-) -> x509.Certificate:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, endpoint.host)]))
-        .issuer_name(authority.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(_whole_seconds(endpoint.not_after))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([_subject_alt_name(endpoint.host)]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(_authority_key_id(authority), critical=False)
-        .sign(authority.key, hashes.SHA256())
-    )
+    return whole_seconds(min(not_after - LEAF_VALIDITY, now - timedelta(days=1)))
