@@ -28,13 +28,9 @@ def parse_time(value: str | datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def format_time(moment: datetime, *, fraction_digits: int = 0) -> str:
-    """Writes a time the way the Kubernetes API does: UTC with a Z, optional micro-precision."""
-    moment = moment.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if fraction_digits:
-        text += f".{moment.microsecond:06d}"[: fraction_digits + 1]
-    return text + "Z"
+def format_time(moment: datetime) -> str:
+    """Writes a time the way the Kubernetes API does: UTC, whole seconds, with a Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class TimeShift:
