@@ -12,7 +12,6 @@ from pathlib import Path
 
 import dns.asyncresolver
 
-from agents.findings import Finding
 from bot.config import CheckConfig, Config
 from sandbox.dns_server import DnsServer
 from sandbox.tls_endpoints import TlsEndpoints
@@ -20,6 +19,7 @@ from sandbox.world import World
 from scheduled_checks.acme_dns import DnsPythonResolver
 from scheduled_checks.cert_expiry import CertCheckResult, CertCheckSettings, run_cert_expiry
 from scheduled_checks.tls_probe import CertTarget
+from tools.findings import Finding
 
 AVAILABLE_CHECKS = ("cert-expiry",)
 

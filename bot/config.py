@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from guardrails.policy_config import AccessConfig, ChannelBinding, PolicyConfig, StrictSection
 from guardrails.secret_patterns import scrub_secrets
 
 CONFIG_ENV = "WHISPERER_CONFIG"
@@ -31,12 +31,7 @@ class ConfigError(Exception):
     """A configuration that cannot be used; str() is the one line shown to the user."""
 
 
-class _Section(BaseModel):
-    # A typo in a key must be an error, not a silently ignored setting.
-    model_config = ConfigDict(extra="forbid")
-
-
-class SlackConfig(_Section):
+class SlackConfig(StrictSection):
     """Tokens come from SLACK_BOT_TOKEN and SLACK_APP_TOKEN only."""
 
     base_url: str = "https://slack.com/api/"
@@ -44,7 +39,7 @@ class SlackConfig(_Section):
     bot_user_name: str = "whisperer"
 
 
-class ModelRole(_Section):
+class ModelRole(StrictSection):
     model: str
     api_base: str | None = None
     api_key_env: str | None = Field(default=None, description="name of the env var holding the key")
@@ -52,12 +47,12 @@ class ModelRole(_Section):
     fallbacks: list[str] = Field(default_factory=list)
 
 
-class ModelBudget(_Section):
+class ModelBudget(StrictSection):
     daily_usd: float = Field(default=5.0, ge=0)
     per_question_usd: float = Field(default=0.5, ge=0)
 
 
-class ModelsConfig(_Section):
+class ModelsConfig(StrictSection):
     triage: ModelRole | None = None
     analysis: ModelRole | None = None
     quarantine: ModelRole | None = None
@@ -68,7 +63,7 @@ class ModelsConfig(_Section):
         return any(role is not None for role in (self.triage, self.analysis, self.quarantine))
 
 
-class ClusterConfig(_Section):
+class ClusterConfig(StrictSection):
     name: str
     kubeconfig: Path | None = None
     context: str | None = None
@@ -78,31 +73,31 @@ class ClusterConfig(_Section):
     write_context: str | None = None
 
 
-class KubernetesConfig(_Section):
+class KubernetesConfig(StrictSection):
     clusters: list[ClusterConfig] = Field(default_factory=list)
 
 
-class PrometheusConfig(_Section):
+class PrometheusConfig(StrictSection):
     url: str | None = None
     timeout_s: float = Field(default=10.0, gt=0)
     verify_tls: bool = True
 
 
-class DatabaseConfig(_Section):
+class DatabaseConfig(StrictSection):
     name: str
     dsn: str
     statement_timeout_ms: int = Field(default=5000, gt=0)
     max_rows: int = Field(default=100, gt=0, le=10000)
 
 
-class GithubConfig(_Section):
+class GithubConfig(StrictSection):
     """The token comes from GITHUB_TOKEN; base_url points at GitHub Enterprise when needed."""
 
     base_url: str = "https://api.github.com"
     lookback_hours: float = Field(default=24.0, gt=0)
 
 
-class ServiceConfig(_Section):
+class ServiceConfig(StrictSection):
     name: str
     namespace: str
     team: str
@@ -111,20 +106,7 @@ class ServiceConfig(_Section):
     database: str | None = None
 
 
-class ChannelBinding(_Section):
-    channel: str
-    namespaces: list[str] = Field(default_factory=list)
-    clusters: list[str] = Field(default_factory=list)
-
-
-class AccessConfig(_Section):
-    requesters: list[str] = Field(default_factory=list, description="Slack user ids; empty means anyone")
-    approvers: list[str] = Field(default_factory=list)
-    approver_groups: list[str] = Field(default_factory=list, description="Slack user group ids")
-    admins: list[str] = Field(default_factory=list)
-
-
-class Schedule(_Section):
+class Schedule(StrictSection):
     cron: str | None = None
     every_minutes: float | None = Field(default=None, gt=0)
     timezone: str = "UTC"
@@ -138,7 +120,7 @@ class Schedule(_Section):
         return self
 
 
-class CheckConfig(_Section):
+class CheckConfig(StrictSection):
     enabled: bool = True
     schedule: Schedule = Field(default_factory=lambda: Schedule(cron="0 8 * * *"))
     channel: str | None = None
@@ -148,7 +130,7 @@ class CheckConfig(_Section):
     remind_after_hours: float = Field(default=24, gt=0)
 
 
-class RedactionConfig(_Section):
+class RedactionConfig(StrictSection):
     allow_list: list[str] = Field(default_factory=list)
     ner: bool = False
     name_columns: list[str] = Field(
@@ -156,44 +138,7 @@ class RedactionConfig(_Section):
     )
 
 
-Risk = Literal["low", "medium", "high"]
-
-
-class ActionRule(_Section):
-    risk: Risk = "medium"
-    approvals: int = Field(default=1, ge=1)
-    min_replicas: int | None = Field(default=None, ge=0)
-    max_replicas: int | None = Field(default=None, ge=0)
-
-
-class Freeze(_Section):
-    start: datetime
-    end: datetime
-    namespaces: list[str] = Field(default_factory=list, description="empty means every namespace")
-    reason: str = "change freeze"
-
-
-def _default_actions() -> dict[str, ActionRule]:
-    return {
-        "restart_deployment": ActionRule(risk="low"),
-        "scale_deployment": ActionRule(risk="medium", min_replicas=1, max_replicas=20),
-        "rollback_deployment": ActionRule(risk="medium"),
-        "delete_pod": ActionRule(risk="low"),
-        "cordon_node": ActionRule(risk="high", approvals=2),
-    }
-
-
-class PolicyConfig(_Section):
-    """Deny by default: an action not in this catalog can be neither proposed nor executed."""
-
-    actions: dict[str, ActionRule] = Field(default_factory=_default_actions)
-    requester_may_approve: bool = False
-    proposal_ttl_minutes: float = Field(default=30, gt=0)
-    max_actions_per_target_per_hour: int = Field(default=3, ge=1)
-    freezes: list[Freeze] = Field(default_factory=list)
-
-
-class ExternalMcpServer(_Section):
+class ExternalMcpServer(StrictSection):
     name: str
     command: list[str] | None = None
     url: str | None = None
@@ -206,15 +151,15 @@ class ExternalMcpServer(_Section):
         return self
 
 
-class McpConfig(_Section):
+class McpConfig(StrictSection):
     external: list[ExternalMcpServer] = Field(default_factory=list)
 
 
-class StoreConfig(_Section):
+class StoreConfig(StrictSection):
     url: str | None = Field(default=None, description="sqlite:///path or postgresql://...; default under data_dir")
 
 
-class Config(_Section):
+class Config(StrictSection):
     data_dir: Path = Field(default_factory=lambda: Path(os.environ.get(DATA_DIR_ENV, "~/.local/share/whisperer")))
     slack: SlackConfig = Field(default_factory=SlackConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)

@@ -25,7 +25,7 @@ from typing import Any, Self, TypeVar
 from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agents.findings import Finding, ObjectRef, Severity
+from tools.findings import Finding, ObjectRef, Severity
 from scheduled_checks.acme_dns import (
     AcmeDelegation,
     DelegationCheck,

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
-from agents.findings import Finding, Severity
+from tools.findings import Finding, Severity
 from sandbox.dns_server import DnsServer
 from sandbox.tls_endpoints import TlsEndpoints
 from sandbox.world import BUNDLED_WORLDS, World, load_world

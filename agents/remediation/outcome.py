@@ -1,0 +1,33 @@
+"""What a click on Approve/Reject and the execution that may follow report back to the thread."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from guardrails.proposals import Proposal
+from store.models import ProposalState
+
+
+class Decision(BaseModel):
+    """The result of one click: accepted is False for an unauthorized, stale or expired click."""
+
+    model_config = ConfigDict(frozen=True)
+
+    proposal_id: str
+    proposal: Proposal | None = Field(description="None when the id is unknown")
+    actor: str
+    approve: bool
+    accepted: bool
+    state: ProposalState | None
+    message: str = Field(description="one line for the thread, e.g. who decided or why the click was refused")
+
+
+class ExecutionReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    proposal_id: str
+    executed: bool = Field(description="the real (not dry-run) call was made and succeeded")
+    message: str = Field(description="one line: what was done, or why it failed")
+    verified: bool | None = Field(default=None, description="None when verification did not run")
+    verification: str | None = None
+    follow_up: list[Proposal] = Field(default_factory=list, description="e.g. a rollback when verification failed")

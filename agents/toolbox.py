@@ -1,0 +1,162 @@
+"""The agents' only way to their systems: named MCP client sessions, one per tool server.
+
+Every call goes through `Toolbox.call`, which gives each source a time limit, turns any failure
+into a `ToolError` naming the source (so the answer can list it in `sources_failed`), parses the
+structured result into the tool's pydantic model, and writes the call to the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.server.mcpserver import MCPServer
+from pydantic import BaseModel, ValidationError
+
+from guardrails.secret_patterns import scrub_secrets
+from store.base import Store
+from store.models import AuditEvent, AuditKind
+
+log = logging.getLogger(__name__)
+
+ClientTarget = MCPServer | StdioServerParameters | str
+M = TypeVar("M", bound=BaseModel)
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class ToolError(Exception):
+    """A tool call that produced no usable result; str() is one line safe to show in Slack."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.message = message
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "no detail"
+    return scrub_secrets(line)[0][:300]
+
+
+class Toolbox:
+    """Opens a session per server on entry and closes them all on exit.
+
+    A server that cannot be reached is kept as unavailable with its error rather than failing the
+    whole toolbox: the answer must still give what the other sources found.
+    """
+
+    def __init__(
+        self,
+        servers: Mapping[str, ClientTarget],
+        *,
+        store: Store | None = None,
+        timeouts: Mapping[str, float] | None = None,
+        default_timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self._targets = dict(servers)
+        self._store = store
+        self._timeouts = dict(timeouts or {})
+        self._default_timeout_s = default_timeout_s
+        self._clients: dict[str, Client] = {}
+        self._unavailable: dict[str, str] = {}
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Self:
+        # Sessions are entered one by one in this task: anyio cancel scopes must be exited by
+        # the task that entered them.
+        for name, target in self._targets.items():
+            try:
+                self._clients[name] = await self._stack.enter_async_context(Client(target))
+            except Exception as error:
+                log.warning("tool server %s unavailable: %s", name, _first_line(str(error)))
+                self._unavailable[name] = _first_line(str(error)) or type(error).__name__
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stack.aclose()
+
+    @property
+    def servers(self) -> list[str]:
+        return list(self._targets)
+
+    def available(self, server: str) -> bool:
+        return server in self._clients
+
+    def unavailable(self) -> dict[str, str]:
+        return dict(self._unavailable)
+
+    async def list_tools(self, server: str) -> list[Any]:
+        client = self._client(server)
+        return list((await client.list_tools()).tools)
+
+    async def call(
+        self,
+        server: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        result_type: type[M],
+        *,
+        actor: str = "bot",
+        timeout_s: float | None = None,
+    ) -> M:
+        client = self._client(server)
+        limit = timeout_s or self._timeouts.get(server, self._default_timeout_s)
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            try:
+                result = await asyncio.wait_for(client.call_tool(tool, dict(arguments)), limit)
+            except TimeoutError:
+                raise ToolError(server, f"{tool} gave no answer within {limit:g} s") from None
+            except Exception as failure:
+                reason = _first_line(str(failure)) or type(failure).__name__
+                raise ToolError(server, f"{tool} failed: {reason}") from None
+            if result.is_error:
+                text = " ".join(getattr(part, "text", "") for part in result.content)
+                raise ToolError(server, _first_line(text))
+            try:
+                return result_type.model_validate(result.structured_content or {})
+            except ValidationError as invalid:
+                raise ToolError(server, f"{tool} returned an unexpected shape: {invalid.errors()[0]['msg']}") from None
+        except ToolError as failed:
+            error = failed.message
+            raise
+        finally:
+            await self._audit(server, tool, arguments, actor, (time.perf_counter() - started) * 1000, error)
+
+    def _client(self, server: str) -> Client:
+        if server in self._clients:
+            return self._clients[server]
+        if server in self._unavailable:
+            raise ToolError(server, self._unavailable[server])
+        raise ToolError(server, "no such tool server is configured")
+
+    async def _audit(
+        self, server: str, tool: str, arguments: Mapping[str, Any], actor: str, elapsed_ms: float, error: str | None
+    ) -> None:
+        if self._store is None:
+            return
+        detail: dict[str, Any] = {
+            "server": server,
+            "tool": tool,
+            "arguments": {key: scrub_secrets(str(value))[0] for key, value in arguments.items()},
+            "duration_ms": round(elapsed_ms, 1),
+            "ok": error is None,
+        }
+        if error is not None:
+            detail["error"] = error
+        try:
+            await self._store.record_audit(
+                AuditEvent(kind=AuditKind.TOOL_CALL, actor=actor, subject=f"{server}.{tool}", detail=detail)
+            )
+        except Exception:
+            log.exception("could not audit the call to %s.%s", server, tool)
