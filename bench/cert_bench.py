@@ -16,9 +16,9 @@ from sandbox.dns_server import DnsServer
 from sandbox.timeshift import format_time, parse_time
 from sandbox.tls_endpoints import TlsEndpoints
 from sandbox.world import load_world
-from scheduled_checks.acme_dns import DnsPythonResolver
-from scheduled_checks.cert_expiry import CertCheckSettings, run_cert_expiry
-from scheduled_checks.tls_probe import CertTarget
+from tools.certificates.acme_dns import DnsPythonResolver
+from tools.certificates.cert_expiry import CertCheckSettings, run_cert_expiry
+from tools.certificates.tls_probe import CertTarget
 
 ENDPOINTS = 500
 RUNS = 3

@@ -16,9 +16,9 @@ from bot.config import CheckConfig, Config
 from sandbox.dns_server import DnsServer
 from sandbox.tls_endpoints import TlsEndpoints
 from sandbox.world import World
-from scheduled_checks.acme_dns import DnsPythonResolver
-from scheduled_checks.cert_expiry import CertCheckResult, CertCheckSettings, run_cert_expiry
-from scheduled_checks.tls_probe import CertTarget
+from tools.certificates.acme_dns import DnsPythonResolver
+from tools.certificates.cert_expiry import CertCheckResult, CertCheckSettings, run_cert_expiry
+from tools.certificates.tls_probe import CertTarget
 from tools.findings import Finding
 
 AVAILABLE_CHECKS = ("cert-expiry",)

@@ -24,13 +24,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
-from tools.findings import Finding, Severity
 from sandbox.dns_server import DnsServer
 from sandbox.tls_endpoints import TlsEndpoints
 from sandbox.world import BUNDLED_WORLDS, World, load_world
-from scheduled_checks.acme_dns import DnsPythonResolver, acme_delegation, records_in
-from scheduled_checks.cert_expiry import CertCheckResult, CertCheckSettings, ingress_targets, run_cert_expiry
-from scheduled_checks.tls_probe import CertTarget, TlsProbeError
+from tools.certificates.acme_dns import DnsPythonResolver, acme_delegation, records_in
+from tools.certificates.cert_expiry import CertCheckResult, CertCheckSettings, ingress_targets, run_cert_expiry
+from tools.certificates.tls_probe import CertTarget, TlsProbeError
+from tools.findings import Finding, Severity
 
 RECORDED = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 RULE = "{host}.acme-dns.example.net."

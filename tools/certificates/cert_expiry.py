@@ -25,8 +25,7 @@ from typing import Any, Self, TypeVar
 from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tools.findings import Finding, ObjectRef, Severity
-from scheduled_checks.acme_dns import (
+from tools.certificates.acme_dns import (
     AcmeDelegation,
     DelegationCheck,
     DelegationState,
@@ -36,7 +35,8 @@ from scheduled_checks.acme_dns import (
     check_delegation,
     check_template,
 )
-from scheduled_checks.tls_probe import CertificateInfo, CertProbe, CertTarget, TlsProber, certificate_info
+from tools.certificates.tls_probe import CertificateInfo, CertProbe, CertTarget, TlsProber, certificate_info
+from tools.findings import Finding, ObjectRef, Severity
 
 SOURCE = "certificates"
 TLS_SECRET_TYPE = "kubernetes.io/tls"  # noqa: S105 (a Secret type, not a password)

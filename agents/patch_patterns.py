@@ -1,0 +1,143 @@
+"""Risky shapes in the lines a pull request added, named the way an SRE would name them.
+
+Pure functions over (line number, text) pairs so they are table-testable and language-agnostic
+enough for Python, Go and config files. Each pattern says where (`file:line`) and what it means
+for a running service, because that sentence is what ends up in the root cause.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+AddedLine = tuple[int, str]
+
+_LOOP = re.compile(r"^\s*(for\b.*:|for\s.*\{|while\b.*:)\s*$")
+_QUERY = re.compile(r"\.(execute|query|fetch\w*|select|filter|get_\w+|find\w*)\s*\(|\bSELECT\b|\bdb\.\w+\(", re.I)
+_CLIENT = re.compile(
+    r"^\s*(?P<var>[\w.]+)\s*(?::[^=]+)?=\s*(?P<call>[\w.]*(?:from_url|connect|Client|Session|Redis|ConnectionPool|"
+    r"create_engine|Dial)\w*)\s*\("
+)
+_APPEND = re.compile(r"\.(append|add|extend|push)\s*\(\s*(?P<var>[\w.]+)\s*\)")
+_TIMEOUT = re.compile(r"^\s*(?P<key>[\w.-]*timeout[\w.-]*)\s*[:=]\s*(?P<value>[^#\s,]+)", re.I)
+_ENDPOINT = re.compile(r"^\s*(?P<key>[\w.-]*(?:url|host|endpoint|address|addr)[\w.-]*)\s*[:=]\s*(?P<value>\S+)", re.I)
+_CODE_SUFFIXES = (".py", ".go", ".java", ".kt", ".rb", ".js", ".ts", ".cs", ".rs", ".php", ".scala")
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".ini", ".conf", ".env", ".properties")
+
+
+class PatchPattern(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    filename: str
+    line: int
+    summary: str
+
+    @property
+    def location(self) -> str:
+        return f"{self.filename}:{self.line}"
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(" \t"))
+
+
+def _query_in_loop(filename: str, lines: Sequence[AddedLine]) -> list[PatchPattern]:
+    found: list[PatchPattern] = []
+    for index, (_, text) in enumerate(lines):
+        if not _LOOP.match(text):
+            continue
+        depth = _indent(text)
+        for inner_number, inner in lines[index + 1 :]:
+            if inner.strip() and _indent(inner) <= depth:
+                break
+            if _QUERY.search(inner):
+                found.append(
+                    PatchPattern(
+                        kind="query_in_loop",
+                        filename=filename,
+                        line=inner_number,
+                        summary=(
+                            f"it adds a query inside a loop in {filename} (line {inner_number}): one query per "
+                            f"item, an N+1 pattern that holds a pooled connection for every iteration"
+                        ),
+                    )
+                )
+                break
+    return found
+
+
+def _client_per_call(filename: str, lines: Sequence[AddedLine]) -> list[PatchPattern]:
+    found: list[PatchPattern] = []
+    for index, (number, text) in enumerate(lines):
+        created = _CLIENT.match(text)
+        if not created:
+            continue
+        variable = created.group("var")
+        kept = any(
+            (append := _APPEND.search(later)) and append.group("var") == variable for _, later in lines[index + 1 :]
+        )
+        if kept:
+            found.append(
+                PatchPattern(
+                    kind="client_per_call",
+                    filename=filename,
+                    line=number,
+                    summary=(
+                        f"{filename}:{number} creates a new client ({created.group('call')}) on every call and keeps "
+                        "it in a list that is only released by close()/quit() at shutdown, so connections and "
+                        "memory grow with every call until the process is killed"
+                    ),
+                )
+            )
+    return found
+
+
+def _config_changes(filename: str, lines: Sequence[AddedLine]) -> list[PatchPattern]:
+    found: list[PatchPattern] = []
+    for number, text in lines:
+        for kind, pattern in (("timeout_change", _TIMEOUT), ("endpoint_change", _ENDPOINT)):
+            match = pattern.match(text)
+            if match:
+                found.append(
+                    PatchPattern(
+                        kind=kind,
+                        filename=filename,
+                        line=number,
+                        summary=f"{filename}:{number} sets {match.group('key')} to {match.group('value')}",
+                    )
+                )
+    return found
+
+
+def find_patterns(filename: str, added: Sequence[AddedLine]) -> list[PatchPattern]:
+    """Patterns in one file's added lines; tests and docs are not where production breaks."""
+    lowered = filename.lower()
+    if "test" in lowered.rsplit("/", 1)[-1] or lowered.startswith(("tests/", "test/", "docs/")):
+        return []
+    if lowered.endswith(_CODE_SUFFIXES):
+        return [*_query_in_loop(filename, added), *_client_per_call(filename, added)]
+    if lowered.endswith(_CONFIG_SUFFIXES):
+        return _config_changes(filename, added)
+    return []
+
+
+def added_lines(patch: str) -> list[AddedLine]:
+    """The added lines of a unified diff with their line numbers in the new file."""
+    result: list[AddedLine] = []
+    line = 0
+    for raw in patch.splitlines():
+        header = re.match(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@", raw)
+        if header:
+            line = int(header.group(1))
+            continue
+        if raw.startswith("+") and not raw.startswith("+++"):
+            result.append((line, raw[1:]))
+            line += 1
+        elif raw.startswith("-") and not raw.startswith("---"):
+            continue
+        elif line:
+            line += 1
+    return result
