@@ -8,6 +8,7 @@ in a loop, a client per call, a new endpoint or timeout) break ties and make the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -65,7 +66,7 @@ class Correlation(BaseModel):
     onset: datetime | None = None
 
 
-def _finding_service(finding: Finding, catalog: Catalog) -> Service | None:
+def finding_service(finding: Finding, catalog: Catalog) -> Service | None:
     owner = finding.details.get("owner")
     if isinstance(owner, dict) and owner.get("name"):
         return catalog.owning(owner.get("namespace"), str(owner["name"]))
@@ -78,7 +79,10 @@ def _finding_service(finding: Finding, catalog: Catalog) -> Service | None:
 
 
 def _symptom_phrase(finding: Finding) -> str:
-    return _SYMPTOM_PHRASES.get(finding.reason, finding.summary[:1].lower() + finding.summary[1:])
+    if finding.reason in _SYMPTOM_PHRASES:
+        return _SYMPTOM_PHRASES[finding.reason]
+    summary = re.sub(r"\s+since \S+$", "", finding.summary)
+    return f"the first symptom ({summary})"
 
 
 def _minutes(delta: timedelta) -> str:
@@ -102,7 +106,7 @@ def correlate(
     findings: Sequence[Finding], changes: Sequence[ChangeEvent], catalog: Catalog, focus: Sequence[Service] = ()
 ) -> Correlation:
     problems = _problems(findings)
-    symptoms = [(f, _finding_service(f, catalog)) for f in problems]
+    symptoms = [(f, finding_service(f, catalog)) for f in problems]
     timeline = [
         TimelineEntry(at=f.since, kind="symptom", text=f"{f.summary}") for f, _ in symptoms if f.since is not None
     ]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-AddedLine = tuple[int, str]
+from tools.changes.patches import AddedLine
 
 _LOOP = re.compile(r"^\s*(for\b.*:|for\s.*\{|while\b.*:)\s*$")
 _QUERY = re.compile(r"\.(execute|query|fetch\w*|select|filter|get_\w+|find\w*)\s*\(|\bSELECT\b|\bdb\.\w+\(", re.I)
@@ -122,22 +122,3 @@ def find_patterns(filename: str, added: Sequence[AddedLine]) -> list[PatchPatter
     if lowered.endswith(_CONFIG_SUFFIXES):
         return _config_changes(filename, added)
     return []
-
-
-def added_lines(patch: str) -> list[AddedLine]:
-    """The added lines of a unified diff with their line numbers in the new file."""
-    result: list[AddedLine] = []
-    line = 0
-    for raw in patch.splitlines():
-        header = re.match(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@", raw)
-        if header:
-            line = int(header.group(1))
-            continue
-        if raw.startswith("+") and not raw.startswith("+++"):
-            result.append((line, raw[1:]))
-            line += 1
-        elif raw.startswith("-") and not raw.startswith("---"):
-            continue
-        elif line:
-            line += 1
-    return result

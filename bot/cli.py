@@ -129,6 +129,59 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_ask(args: argparse.Namespace) -> int:
+    import json
+
+    from agents.question import Question
+    from bot.config import ConfigError
+    from bot.session import command_runtime
+    from sandbox.world import WorldError
+
+    async def answer() -> int:
+        async with command_runtime(args.config, args.world) as runtime:
+            result = await runtime.assistant.ask(Question(text=args.question, via="ask"))
+        print(json.dumps(result.contract_view(), indent=2) if args.json else result.text)
+        return EXIT_REFUSED if result.refused else EXIT_OK
+
+    if not args.question.strip():
+        raise CliError('whisperer ask: the question is empty (e.g. whisperer ask "why is checkout failing?")')
+    try:
+        return asyncio.run(answer())
+    except (WorldError, ConfigError) as exc:
+        raise CliError(f"whisperer ask: {exc}") from exc
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from bot.config import ConfigError
+    from bot.evaluation.runner import evaluate
+    from sandbox.world import WorldError
+
+    try:
+        _, failed = asyncio.run(evaluate(args.paths, args.config, lambda line: print(line, flush=True)))
+    except (WorldError, ConfigError, FileNotFoundError) as exc:
+        raise CliError(f"whisperer eval: {exc}") from exc
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from bot.audit_view import run_audit_command
+    from bot.config import ConfigError, load_config
+    from store import StoreError, open_store
+
+    async def show(url: str) -> str:
+        store = await open_store(url)
+        try:
+            return await run_audit_command(store, limit=args.limit, kind=args.kind)
+        finally:
+            await store.close()
+
+    try:
+        print(asyncio.run(show(load_config(args.config).store_url)))
+    except (ConfigError, StoreError) as exc:
+        raise CliError(f"whisperer audit: {exc}") from exc
+    return EXIT_OK
+
+
 def _add_world(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--world",
@@ -171,12 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_world(ask, "default: the configured infrastructure")
     ask.add_argument("--json", action="store_true", help="print the structured result instead of the text")
     ask.add_argument("question", help="the question, in quotes")
-    ask.set_defaults(handler=_not_yet("answering questions"))
+    ask.set_defaults(handler=_cmd_ask)
 
     evaluate = commands.add_parser("eval", parents=[common], help="run the evaluation cases of every world under PATH")
     evaluate.add_argument("paths", nargs="*", metavar="PATH", help="worlds or folders of worlds (default: bundled)")
-    evaluate.add_argument("--json", action="store_true", help="one JSON result per case")
-    evaluate.set_defaults(handler=_not_yet("the evaluation suite"))
+    evaluate.set_defaults(handler=_cmd_eval)
 
     sandbox = commands.add_parser("sandbox", help="local infrastructure served from a world folder")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND", required=True)
@@ -199,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     _add_world(serve, "default: the configured infrastructure")
     serve.set_defaults(handler=_not_yet("the MCP servers"))
+
+    audit = commands.add_parser("audit", parents=[common], help="read the audit log: questions, tool calls, decisions")
+    audit.add_argument("--limit", type=int, default=50, help="newest N events (default: 50)")
+    audit.add_argument("--kind", help="only this kind: question, tool_call, proposal, decision, execution, ...")
+    audit.set_defaults(handler=_cmd_audit)
 
     guard = commands.add_parser("guard", help="try a guardrail from the command line")
     guard_commands = guard.add_subparsers(dest="guard_command", metavar="SUBCOMMAND", required=True)

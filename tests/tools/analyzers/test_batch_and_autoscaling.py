@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tools.analyzers.kubernetes.cronjob import analyze_cronjob
-from tools.analyzers.kubernetes.hpa import analyze_hpa
-from tools.analyzers.kubernetes.job import analyze_job
-from tools.findings import Severity
 from tests.tools.analyzers.factories import (
     NS,
     Expect,
@@ -21,6 +17,10 @@ from tests.tools.analyzers.factories import (
     job,
     run,
 )
+from tools.analyzers.kubernetes.cronjob import analyze_cronjob
+from tools.analyzers.kubernetes.hpa import analyze_hpa
+from tools.analyzers.kubernetes.job import analyze_job
+from tools.findings import Severity
 
 BACKOFF = "Job has reached the specified backoff limit"
 

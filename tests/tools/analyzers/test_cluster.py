@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tools.analyzers.kubernetes import ANALYZERS, ClusterSnapshot, analyze_cluster
-from tools.findings import ObjectRef, Severity
 from tests.tools.analyzers.factories import (
     NOW,
     deployment,
@@ -15,6 +13,8 @@ from tests.tools.analyzers.factories import (
     terminated,
     waiting,
 )
+from tools.analyzers.kubernetes import ANALYZERS, ClusterSnapshot, analyze_cluster
+from tools.findings import ObjectRef, Severity
 
 PRESENT_ERROR = "Error presenting challenge: _acme-challenge.api.example.com has no CNAME record (NXDOMAIN)"
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tools.analyzers.kubernetes.ingress import analyze_ingress
-from tools.analyzers.kubernetes.service import analyze_service
-from tools.findings import Severity
 from tests.tools.analyzers.factories import (
     NS,
     Expect,
@@ -21,6 +18,9 @@ from tests.tools.analyzers.factories import (
     service,
     status,
 )
+from tools.analyzers.kubernetes.ingress import analyze_ingress
+from tools.analyzers.kubernetes.service import analyze_service
+from tools.findings import Severity
 
 READY_POD = pod()
 UNREADY_POD = pod(statuses=[status(ready=False)])

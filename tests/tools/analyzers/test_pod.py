@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from tools.analyzers.kubernetes.pod import analyze_pod
-from tools.findings import Severity
 from tests.tools.analyzers.factories import (
     NS,
     Expect,
@@ -23,6 +21,8 @@ from tests.tools.analyzers.factories import (
     terminated,
     waiting,
 )
+from tools.analyzers.kubernetes.pod import analyze_pod
+from tools.findings import Severity
 
 POD = "api-7d9f8b6c5d-x7k2p"
 OWNER = {"kind": "Deployment", "name": "api", "namespace": NS}

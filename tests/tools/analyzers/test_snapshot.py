@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
+from tests.tools.analyzers.factories import NS, Obj, event, job, node, owner, pod, replicaset, secret, statefulset
 from tools.analyzers.kubernetes import AnalyzerInputError, ClusterSnapshot, analyze_cluster
 from tools.findings import ObjectRef
-from tests.tools.analyzers.factories import NS, Obj, event, job, node, owner, pod, replicaset, secret, statefulset
 
 POD = "api-7d9f8b6c5d-x7k2p"
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tools.analyzers.kubernetes.node import analyze_node
-from tools.analyzers.kubernetes.pvc import analyze_pvc
-from tools.findings import Severity
 from tests.tools.analyzers.factories import (
     Expect,
     Obj,
@@ -19,6 +16,9 @@ from tests.tools.analyzers.factories import (
     run,
     storage_class,
 )
+from tools.analyzers.kubernetes.node import analyze_node
+from tools.analyzers.kubernetes.pvc import analyze_pvc
+from tools.findings import Severity
 
 
 def pod_using(claim: str) -> Obj:

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tools.analyzers.kubernetes.deployment import analyze_deployment
-from tools.analyzers.kubernetes.replicaset import analyze_replicaset
-from tools.analyzers.kubernetes.statefulset import analyze_statefulset
-from tools.findings import Severity
 from tests.tools.analyzers.factories import (
     NS,
     Expect,
@@ -23,6 +19,10 @@ from tests.tools.analyzers.factories import (
     statefulset,
     status,
 )
+from tools.analyzers.kubernetes.deployment import analyze_deployment
+from tools.analyzers.kubernetes.replicaset import analyze_replicaset
+from tools.analyzers.kubernetes.statefulset import analyze_statefulset
+from tools.findings import Severity
 
 QUOTA = 'pods "api-7d9f8b6c5d-" is forbidden: exceeded quota: compute, requested: cpu=500m, used: cpu=4, limited: cpu=4'
 STUCK = cond(

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sandbox.world import World, load_world
 from tools.analyzers.kubernetes import ClusterSnapshot, analyze_cluster
 from tools.analyzers.logs import analyze_log, log_findings
 from tools.findings import Finding, ObjectRef, Severity
-from sandbox.world import World, load_world
 
 RECORDED = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 

@@ -1,0 +1,165 @@
+"""One question in, one answer out: plan, specialists, correlation, proposals, redaction.
+
+This is the `Asker` the Slack surface and the CLI share. Everything it returns has passed the
+redactor, whatever door it leaves by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from agents.answer import Answer, Owner
+from agents.catalog import Catalog, Service
+from agents.compose import compose
+from agents.correlation import correlate, finding_service
+from agents.intents import plan_question
+from agents.progress import ProgressSink, ignore_progress
+from agents.proposals import propose
+from agents.question import Question
+from agents.router import first_wave, follow_ups, run_specialists
+from agents.specialists.base import Investigation, Report, Specialist
+from agents.toolbox import Toolbox
+from guardrails.policy_config import ActionRule, ChannelBinding
+from guardrails.redaction import Redactor
+from store.base import Store
+from store.models import AuditEvent, AuditKind
+from tools.findings import Finding
+
+log = logging.getLogger(__name__)
+
+
+class Assistant:
+    def __init__(
+        self,
+        toolbox: Toolbox,
+        catalog: Catalog,
+        specialists: Mapping[str, Specialist],
+        *,
+        actions: Mapping[str, ActionRule],
+        redactor: Redactor,
+        channels: Sequence[ChannelBinding] = (),
+        store: Store | None = None,
+        time_limits: Mapping[str, float] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._toolbox = toolbox
+        self._catalog = catalog
+        self._specialists = dict(specialists)
+        self._actions = dict(actions)
+        self._redactor = redactor
+        self._channels = list(channels)
+        self._store = store
+        self._time_limits = dict(time_limits or {})
+        self._clock = clock
+
+    def _namespaces(self, question: Question, services_namespaces: list[str], asked: list[str]) -> list[str]:
+        if asked or services_namespaces:
+            return list(dict.fromkeys([*asked, *services_namespaces]))
+        bound = [b for b in self._channels if question.channel and b.channel == question.channel]
+        return [namespace for binding in bound for namespace in binding.namespaces]
+
+    async def ask(self, question: Question, progress: ProgressSink = ignore_progress) -> Answer:
+        context = " ".join(turn.question for turn in question.history[-3:])
+        plan = plan_question(question.text, self._catalog, self._catalog.namespaces(), context)
+        inv = Investigation(
+            question=question,
+            plan=plan,
+            toolbox=self._toolbox,
+            catalog=self._catalog,
+            now=self._clock(),
+            namespaces=self._namespaces(question, [s.namespace for s in plan.services], plan.namespaces),
+        )
+        reports, failures = await run_specialists(first_wave(plan), self._specialists, inv, progress, self._time_limits)
+        more, more_failures = await run_specialists(
+            follow_ups(plan, reports), self._specialists, _with_findings(inv, reports), progress, self._time_limits
+        )
+        reports += more
+        failures += more_failures
+        findings = _dedupe([finding for report in reports for finding in report.findings])
+        changes = [change for report in reports for change in report.changes]
+        correlation = correlate(findings, changes, self._catalog, plan.services)
+        targets = [target for report in reports for target in report.targets]
+        proposals = propose(plan, findings, correlation, targets, self._actions)
+        runbooks = [runbook for report in reports for runbook in report.runbooks]
+        answer = compose(
+            question.text,
+            plan,
+            reports,
+            findings,
+            correlation,
+            self._owner(plan.services, correlation.service, findings),
+            runbooks[0] if runbooks else None,
+            proposals,
+            failures,
+        )
+        redacted = await asyncio.to_thread(self.redact, answer)
+        await self._audit(question, redacted)
+        return redacted
+
+    def _owner(self, asked: Sequence[Service], correlated: Service | None, findings: Sequence[Finding]) -> Owner | None:
+        candidates = [correlated, *asked, *(finding_service(f, self._catalog) for f in findings)]
+        service = next((c for c in candidates if c is not None), None)
+        return service.owner if service is not None else None
+
+    def redact(self, answer: Answer) -> Answer:
+        """The answer as it may leave the agents: text, findings and tables without PII or secrets."""
+        findings = [
+            finding.model_copy(
+                update={
+                    "summary": self._redactor.redact(finding.summary).text,
+                    "evidence": self._redactor.redact(finding.evidence).text,
+                }
+            )
+            for finding in answer.findings
+        ]
+        tables = [self._redactor.redact_json(table)[0] for table in answer.tables]
+        update: dict[str, object] = {
+            "text": self._redactor.redact(answer.text).text,
+            "verdict": self._redactor.redact(answer.verdict).text,
+            "findings": findings,
+            "tables": tables,
+        }
+        if answer.root_cause:
+            update["root_cause"] = self._redactor.redact(answer.root_cause).text
+        return answer.model_copy(update=update)
+
+    async def _audit(self, question: Question, answer: Answer) -> None:
+        if self._store is None:
+            return
+        try:
+            await self._store.record_audit(
+                AuditEvent(
+                    kind=AuditKind.QUESTION,
+                    actor=question.user,
+                    subject=self._redactor.redact(question.text[:500]).text,
+                    detail={
+                        "channel": question.channel,
+                        "findings": len(answer.findings),
+                        "proposals": [p.contract_view() for p in answer.proposals],
+                        "refused": answer.refused,
+                        "sources_failed": [f.model_dump() for f in answer.sources_failed],
+                    },
+                )
+            )
+        except Exception:
+            log.exception("could not audit a question")
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for finding in findings:
+        key = (finding.source, finding.summary)
+        if key not in seen:
+            seen.add(key)
+            unique.append(finding)
+    return unique
+
+
+def _with_findings(inv: Investigation, reports: list[Report]) -> Investigation:
+    """The second wave searches with what the first found (e.g. runbooks by the top finding's reason)."""
+    return replace(inv, prior_findings=[finding for report in reports for finding in report.findings])

@@ -1,0 +1,84 @@
+"""Which specialists a question needs, and running them side by side.
+
+Each specialist runs under its own time limit; one that fails or times out becomes a named entry
+in `sources_failed` and the answer goes on with what the others found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+
+from agents.answer import SourceFailure
+from agents.intents import Intent, Plan
+from agents.progress import ProgressSink, SpecialistProgress, SpecialistState
+from agents.specialists.base import Investigation, Report, Specialist
+from agents.toolbox import ToolError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIME_LIMIT_S = 12.0
+# Which specialists each intent needs; runbooks are looked up after the others (see `follow_ups`).
+_BY_INTENT: Mapping[Intent, tuple[str, ...]] = {
+    Intent.STATUS: ("kubernetes",),
+    Intent.DIAGNOSE: ("kubernetes", "metrics", "changes"),
+    Intent.RESOURCES: ("kubernetes", "metrics"),
+    Intent.ACTION: ("kubernetes",),
+    Intent.CHANGES: ("changes",),
+    Intent.DATA: ("database",),
+    Intent.CERTIFICATE: ("certificates",),
+    Intent.RUNBOOK: ("runbooks",),
+}
+
+
+def first_wave(plan: Plan) -> list[str]:
+    names: list[str] = []
+    for intent in Intent:
+        if intent in plan.intents:
+            names.extend(name for name in _BY_INTENT[intent] if name not in names)
+    return names
+
+
+def follow_ups(plan: Plan, reports: Sequence[Report]) -> list[str]:
+    """Runbooks are searched with what the first wave found, so they run second."""
+    if plan.wants(Intent.RUNBOOK):
+        return []
+    if plan.wants(Intent.DIAGNOSE, Intent.CERTIFICATE) and any(report.findings for report in reports):
+        return ["runbooks"]
+    return []
+
+
+async def run_specialists(
+    names: Sequence[str],
+    registry: Mapping[str, Specialist],
+    inv: Investigation,
+    progress: ProgressSink,
+    time_limits: Mapping[str, float] | None = None,
+) -> tuple[list[Report], list[SourceFailure]]:
+    limits = time_limits or {}
+
+    async def one(name: str) -> Report | SourceFailure:
+        await progress(SpecialistProgress(specialist=name, state=SpecialistState.CHECKING))
+        limit = limits.get(name, DEFAULT_TIME_LIMIT_S)
+        try:
+            report = await asyncio.wait_for(registry[name](inv), limit)
+        except TimeoutError:
+            failure = SourceFailure(source=name, error=f"no answer within {limit:g} s")
+        except ToolError as error:
+            failure = SourceFailure(source=error.source, error=error.message)
+        except Exception as error:
+            log.exception("specialist %s failed", name)
+            failure = SourceFailure(source=name, error=f"internal error ({type(error).__name__})")
+        else:
+            found = len(report.findings) + len(report.facts) + len(report.runbooks) + len(report.changes)
+            state = SpecialistState.FOUND if report.found_something else SpecialistState.NOTHING
+            await progress(SpecialistProgress(specialist=name, state=state, detail=f"{found} items" if found else ""))
+            return report
+        await progress(SpecialistProgress(specialist=name, state=SpecialistState.FAILED, detail=failure.error))
+        return failure
+
+    results = await asyncio.gather(*(one(name) for name in names if name in registry))
+    reports = [result for result in results if isinstance(result, Report)]
+    failures = [result for result in results if isinstance(result, SourceFailure)]
+    return reports, failures

@@ -1,0 +1,1 @@
+"""Kubernetes MCP servers: a read-only one for the agents, and a separate one for approved writes."""
