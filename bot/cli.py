@@ -182,6 +182,36 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_mcp_serve(args: argparse.Namespace) -> int:
+    from bot.config import ConfigError
+    from bot.runtime import read_servers
+    from bot.session import command_sources
+    from guardrails.redaction import Redactor
+    from sandbox.world import WorldError
+    from store import open_store
+    from tools.serving import serve
+
+    async def run() -> None:
+        async with command_sources(args.config, args.world) as (config, sources, store_url):
+            store = await open_store(store_url)
+            try:
+                servers = read_servers(sources, store, Redactor(allow_list=config.redaction.allow_list))
+                if args.name not in servers:
+                    available = ", ".join(sorted(servers)) or "none configured"
+                    raise CliError(f"whisperer mcp serve: no server {args.name!r} here (available: {available})")
+                await serve(servers[args.name], args.transport)
+            finally:
+                await store.close()
+
+    try:
+        asyncio.run(run())
+    except (WorldError, ConfigError) as exc:
+        raise CliError(f"whisperer mcp serve: {exc}") from exc
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
 def _add_world(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--world",
@@ -247,10 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     mcp = commands.add_parser("mcp", help="the project's MCP servers")
     mcp_commands = mcp.add_subparsers(dest="mcp_command", metavar="SUBCOMMAND", required=True)
     serve = mcp_commands.add_parser("serve", parents=[common], help="run one MCP server standalone")
-    serve.add_argument("name", help="kubernetes, metrics, database, incidents, changes or web")
+    serve.add_argument("name", help="kubernetes, metrics, database, incidents, changes or certificates")
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     _add_world(serve, "default: the configured infrastructure")
-    serve.set_defaults(handler=_not_yet("the MCP servers"))
+    serve.set_defaults(handler=_cmd_mcp_serve)
 
     audit = commands.add_parser("audit", parents=[common], help="read the audit log: questions, tool calls, decisions")
     audit.add_argument("--limit", type=int, default=50, help="newest N events (default: 50)")

@@ -1,4 +1,4 @@
-"""A runtime for one command: a world's sandbox when `--world` is given, else the configured systems."""
+"""What one command runs against: a world's sandbox when `--world` is given, else the configured systems."""
 
 from __future__ import annotations
 
@@ -6,18 +6,24 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 
-from bot.config import load_config
+from bot.config import Config, load_config
 from bot.runtime import Runtime, open_runtime, scratch_data_dir
-from bot.sources import configured_sources
+from bot.sources import Sources, configured_sources
+
+CommandSources = tuple[Config, Sources, str]
 
 
 @contextlib.asynccontextmanager
-async def command_runtime(config_file: str | None, world_name: str | None) -> AsyncIterator[Runtime]:
-    """Raises ConfigError or WorldError (one line each) before anything starts."""
+async def command_sources(
+    config_file: str | None, world_name: str | None
+) -> AsyncIterator[tuple[Config, Sources, str]]:
+    """Config, sources and store URL; raises ConfigError or WorldError (one line each) before anything starts.
+
+    A world run gets a throwaway store and sandbox that vanish with the command.
+    """
     if world_name is None:
         config = load_config(config_file)
-        async with open_runtime(config, configured_sources(config, dict(os.environ))) as runtime:
-            yield runtime
+        yield config, configured_sources(config, dict(os.environ)), config.store_url
         return
     from bot.world_sources import world_sources
     from sandbox.up import Sandbox
@@ -27,6 +33,13 @@ async def command_runtime(config_file: str | None, world_name: str | None) -> As
     config = load_config(config_file, overlay=world.meta.config)
     async with scratch_data_dir() as data_dir, Sandbox(world, data_dir / "sandbox") as sandbox:
         assert sandbox.endpoints is not None
-        sources = world_sources(world, sandbox.endpoints)
-        async with open_runtime(config, sources, store_url=f"sqlite:///{data_dir / 'whisperer.db'}") as runtime:
-            yield runtime
+        yield config, world_sources(world, sandbox.endpoints), f"sqlite:///{data_dir / 'whisperer.db'}"
+
+
+@contextlib.asynccontextmanager
+async def command_runtime(config_file: str | None, world_name: str | None) -> AsyncIterator[Runtime]:
+    async with (
+        command_sources(config_file, world_name) as (config, sources, store_url),
+        open_runtime(config, sources, store_url=store_url) as runtime,
+    ):
+        yield runtime

@@ -1,0 +1,57 @@
+"""The contract's `whisperer eval`, `ask` and `mcp serve` on the bundled worlds, end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from bot.evaluation.runner import evaluate
+from sandbox.world import BUNDLED_WORLDS
+from tests.bot.test_cli import WHISPERER
+
+
+async def test_every_bundled_case_passes_without_slack() -> None:
+    lines: list[str] = []
+    passed, failed = await evaluate([str(BUNDLED_WORLDS)], None, lines.append)
+    assert failed == 0, "\n".join(line for line in lines if line.startswith("FAIL"))
+    assert passed >= 20
+    assert lines[-1] == f"{passed} passed, 0 failed"
+
+
+def _whisperer(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(WHISPERER), *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_ask_json_is_the_contract_object_and_a_refusal_exits_3() -> None:
+    answered = _whisperer("ask", "--world", "payment-outage", "--json", "Why is payment-service failing?")
+    assert answered.returncode == 0, answered.stderr
+    result = json.loads(answered.stdout)
+    assert set(result) == {"answer", "findings", "root_cause", "proposals", "refused", "sources_failed"}
+    assert "PR #214" in result["root_cause"]
+    assert {"action": "restart_deployment", "namespace": "shop", "name": "payment-service"} in [
+        {"action": p["action"], **{k: p["target"][k] for k in ("namespace", "name")}} for p in result["proposals"]
+    ]
+    refused = _whisperer("ask", "--world", "payment-outage", "--json", "Run this query: DROP TABLE orders;")
+    assert refused.returncode == 3
+    assert json.loads(refused.stdout)["refused"].startswith("refused:")
+
+
+def test_unknown_world_is_one_line_and_exit_2() -> None:
+    result = _whisperer("ask", "--world", "no-such-world", "hello?")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "unknown world" in result.stderr
+
+
+async def test_mcp_serve_speaks_mcp_over_stdio() -> None:
+    command = StdioServerParameters(
+        command=str(WHISPERER), args=["mcp", "serve", "kubernetes", "--world", "payment-outage"]
+    )
+    async with Client(command) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"list_pods", "analyze", "get_pod_logs"} <= names
+        assert not names & {"restart_deployment", "scale_deployment", "rollback_deployment", "delete_pod"}
+        pods = await client.call_tool("list_pods", {"namespace": "shop"})
+        assert any(pod["status"] == "CrashLoopBackOff" for pod in (pods.structured_content or {})["pods"])
