@@ -40,7 +40,7 @@ from tools.certificates.acme_dns import DnsPythonResolver
 from tools.certificates.cert_expiry import CertCheckSettings
 from tools.certificates.server import ClusterObjects
 from tools.certificates.server import build_server as certificates_server
-from tools.changes.server import GithubChanges
+from tools.changes.models import GithubTarget
 from tools.changes.server import build_server as changes_server
 from tools.database.models import DatabaseTarget
 from tools.database.server import build_server as database_server
@@ -96,7 +96,11 @@ def read_servers(sources: Sources, store: Store, redactor: Redactor) -> dict[str
     servers["incidents"] = incidents_server(sources.runbook_dirs, store)
     repos = [service.repo for service in sources.services if service.repo]
     if sources.github_url and repos:
-        servers["changes"] = changes_server(GithubChanges(sources.github_url, sources.github_token), repos)
+        servers["changes"] = changes_server(
+            GithubTarget(base_url=sources.github_url, token=sources.github_token),
+            repos,
+            {service.name: service.repo for service in sources.services if service.repo},
+        )
     if sources.cert_targets or kube is not None:
         servers["certificates"] = certificates_server(
             sources.cert_targets,

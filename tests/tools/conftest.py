@@ -14,9 +14,11 @@ from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from mcp import Client
 
 from sandbox.up import Sandbox
 from sandbox.world import load_world
+from tests.tools.mcp_helpers import error_text
 
 _T = TypeVar("_T")
 _START_TIMEOUT_S = 120.0
@@ -29,10 +31,10 @@ class SandboxThread:
     that started it ends, so the thread must not end early.
     """
 
-    def __init__(self, world_name: str) -> None:
+    def __init__(self, world_name: str, *, prefer_real_prometheus: bool = True) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"sandbox-{world_name}", daemon=True)
-        self.sandbox = Sandbox(load_world(world_name))
+        self.sandbox = Sandbox(load_world(world_name), prefer_real_prometheus=prefer_real_prometheus)
 
     def start(self) -> Sandbox:
         self._thread.start()
@@ -59,9 +61,13 @@ class SandboxThread:
         self._loop.close()
 
 
-def started_sandbox(world_name: str) -> Iterator[Sandbox]:
-    """A started sandbox of a bundled world for the duration of a fixture."""
-    running = SandboxThread(world_name)
+def started_sandbox(world_name: str, *, prefer_real_prometheus: bool = True) -> Iterator[Sandbox]:
+    """A started sandbox of a bundled world for the duration of a fixture (`yield from` it).
+
+    Tests that need no metrics pass `prefer_real_prometheus=False`: the in-process stand-in
+    starts at once, where a real Prometheus first imports the world's samples.
+    """
+    running = SandboxThread(world_name, prefer_real_prometheus=prefer_real_prometheus)
     running.start()
     try:
         yield running.sandbox
@@ -76,3 +82,21 @@ def payment_sandbox() -> Iterator[Sandbox]:
     Tests that change the world (remediation actions) must start their own sandbox instead.
     """
     yield from started_sandbox("payment-outage")
+
+
+async def call_ok(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """A tool's structured answer within an open session (tests/tools/mcp_helpers.py opens one per call)."""
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, error_text(result)
+    answer: dict[str, Any] | None = result.structured_content
+    assert answer is not None
+    return answer
+
+
+async def call_error(client: Client, tool: str, **arguments: Any) -> str:
+    """The text of a tool's error within an open session: always exactly one line, never a traceback."""
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error, result.structured_content
+    text = error_text(result)
+    assert text and "\n" not in text and "Traceback" not in text, text
+    return text

@@ -1,7 +1,11 @@
-"""The changes MCP server: merged pull requests and deploys of a service's repository, via PyGithub.
+"""The changes MCP server: what was merged and deployed, so a symptom can be laid next to its cause.
 
-GitHub Enterprise works by pointing `base_url` at its API. PyGithub is blocking, so every call
-runs in a thread. A repository that cannot be read is reported by name, not fatal.
+Reads GitHub (or GitHub Enterprise) through PyGithub: merged pull requests with the exact lines
+their patches added (`file:line`, for patterns such as a query inside a loop) and GitHub
+Deployments (service, namespace, image, the pull request shipped). A repository that cannot be
+read is named in the answer; the others are still reported.
+
+Run standalone: `GITHUB_TOKEN=... python -m tools.changes.server --repo acme/payments --service payments=acme/payments`.
 """
 
 from __future__ import annotations
@@ -10,157 +14,183 @@ import argparse
 import asyncio
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
-from github import Auth, Github, GithubException
 from mcp.server.mcpserver import MCPServer
-from pydantic import Field
 
-from tools.changes.models import AddedCode, ChangeList, DeployChange, FileChange, PullRequestChange
-from tools.changes.patches import added_lines
+from tools.changes.client import GithubClient, GithubUnavailable
+from tools.changes.models import GITHUB_API, ChangeList, DeployChange, GithubTarget, PullRequest, PullRequestChange
 from tools.health import Health
 from tools.standalone import parse_args, serve_from_args, transport_options
 from tools.tool_errors import ToolFailure, one_line_errors
 
-SOURCE = "changes"
-MAX_PULLS_SCANNED = 100
-MAX_FILES = 30
-MAX_ADDED_LINES = 200
+INSTRUCTIONS = (
+    "Code changes and deploys from GitHub. recent_changes lists pull requests merged and deploys made in a time "
+    "window (default: the last 24 hours), with the lines each patch added as file:line; compare their times with "
+    "when a symptom started. get_pull_request reads one pull request in full."
+)
+MAX_WINDOW_HOURS = 24 * 90
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def build_server(github: GithubTarget, repos: Sequence[str], services: Mapping[str, str] | None = None) -> MCPServer:
+    """An MCP server named "changes" over `repos` ("owner/name").
 
+    `services` maps a service name to its repository, so `recent_changes(service=...)` knows where
+    to look and deployments without a service in their payload are attributed; its repositories
+    are readable as well.
+    """
+    server = MCPServer("changes", instructions=INSTRUCTIONS)
+    by_service = dict(services or {})
+    configured = list(dict.fromkeys([*repos, *by_service.values()]))
+    client = GithubClient(github, by_service)
 
-class GithubChanges:
-    def __init__(self, base_url: str, token: str | None) -> None:
-        self._github = Github(base_url=base_url, auth=Auth.Token(token) if token else None, retry=None, timeout=10)
+    def known_repo(repo: str) -> str:
+        for name in configured:
+            if name.lower() == repo.strip().lower():
+                return name
+        raise ToolFailure(f"repository {repo!r} is not configured; configured: {', '.join(configured) or 'none'}")
 
-    def ping(self) -> str:
-        remaining, limit = self._github.rate_limiting
-        return f"rate limit {remaining}/{limit}"
+    def repos_for(repo: str | None, service: str | None) -> list[str]:
+        if repo is not None:
+            return [known_repo(repo)]
+        if service is not None:
+            if service not in by_service:
+                raise ToolFailure(f"unknown service {service!r}; known services: {', '.join(by_service) or 'none'}")
+            return [by_service[service]]
+        if not configured:
+            raise ToolFailure("no repositories are configured")
+        return configured
 
-    def pull_requests(self, repo_name: str, since: datetime) -> list[PullRequestChange]:
-        repo = self._github.get_repo(repo_name)
-        found: list[PullRequestChange] = []
-        for scanned, pull in enumerate(repo.get_pulls(state="closed", sort="updated", direction="desc")):
-            if scanned >= MAX_PULLS_SCANNED or (pull.updated_at and _aware(pull.updated_at) < since):
-                break
-            if pull.merged_at is None or _aware(pull.merged_at) < since:
-                continue
-            files = [
-                FileChange(
-                    filename=changed.filename,
-                    additions=changed.additions,
-                    deletions=changed.deletions,
-                    added=[AddedCode(line=n, text=t) for n, t in added_lines(changed.patch or "")[:MAX_ADDED_LINES]],
-                )
-                for changed in list(pull.get_files())[:MAX_FILES]
-            ]
-            found.append(
-                PullRequestChange(
-                    repo=repo_name,
-                    number=pull.number,
-                    title=pull.title,
-                    author=pull.user.login if pull.user else None,
-                    merged_at=_aware(pull.merged_at),
-                    url=pull.html_url,
-                    files=files,
-                )
-            )
-        return found
-
-    def deploys(self, repo_name: str, since: datetime) -> list[DeployChange]:
-        repo = self._github.get_repo(repo_name)
-        found: list[DeployChange] = []
-        for deployment in repo.get_deployments():
-            at = _aware(deployment.created_at)
-            if at < since:
-                continue
-            payload = deployment.payload if isinstance(deployment.payload, dict) else {}
-            found.append(
-                DeployChange(
-                    repo=repo_name,
-                    service=payload.get("service"),
-                    namespace=payload.get("namespace") or deployment.environment,
-                    image=payload.get("image"),
-                    at=at,
-                    pull_request=payload.get("pull_request"),
-                )
-            )
-        return sorted(found, key=lambda deploy: deploy.at, reverse=True)
-
-
-def build_server(changes: GithubChanges, repos: Sequence[str]) -> MCPServer:
-    server = MCPServer(
-        "changes",
-        instructions="What changed: merged pull requests (with the lines they added) and deploys, per repository.",
+    @server.tool(
+        description="Whether GitHub answers with the configured token, and whether every repository is readable."
     )
-
-    @server.tool(description="Whether GitHub answers, with the remaining API rate limit.")
+    @one_line_errors
     async def health() -> Health:
         started = time.perf_counter()
         try:
-            detail = await asyncio.to_thread(changes.ping)
-        except GithubException as error:
-            return Health(source=SOURCE, ok=False, detail=f"GitHub refused: {error.status}")
-        except Exception as error:
-            return Health(source=SOURCE, ok=False, detail=f"GitHub unreachable: {type(error).__name__}")
-        return Health(source=SOURCE, ok=True, detail=detail, latency_ms=(time.perf_counter() - started) * 1000)
+            budget = await asyncio.to_thread(client.rate_limit)
+        except GithubUnavailable as error:
+            return Health(source="changes", ok=False, detail=str(error))
+        checks = await asyncio.gather(
+            *(asyncio.to_thread(client.check_repo, repo) for repo in configured), return_exceptions=True
+        )
+        failed = [str(check) for check in checks if isinstance(check, GithubUnavailable)]
+        for check in checks:
+            if isinstance(check, BaseException) and not isinstance(check, GithubUnavailable):
+                raise check
+        return Health(
+            source="changes",
+            ok=not failed,
+            detail="; ".join(failed) or f"GitHub answers ({budget}); {len(configured)} repositories readable",
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
 
     @server.tool(
-        description="Recent merged pull requests (with files and added lines) and deploys of one repository "
-        "(owner/name), or of every configured repository when `repo` is omitted."
+        description=(
+            "Pull requests merged and deploys made in a time window, newest first: each pull request with author, "
+            "merged_at, url and its files with the added lines (line numbers in the new file) and removed lines; each "
+            "deploy with service, namespace, image, time and the pull request it shipped. Narrow by `repo` "
+            "('owner/name') or `service`; `since_hours` is the window's length (default 24) ending at `until` (ISO "
+            "8601, default now)."
+        )
     )
     @one_line_errors
     async def recent_changes(
-        repo: Annotated[str | None, Field(description="owner/name; omit for all configured repos")] = None,
-        since_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 72,
+        repo: str | None = None, service: str | None = None, since_hours: float = 24, until: str | None = None
     ) -> ChangeList:
-        since = datetime.now(UTC) - timedelta(hours=since_hours)
-        names = [repo] if repo else list(repos)
-        if not names:
-            raise ToolFailure("no repositories configured: add services with a repo to the config")
-
-        async def one(name: str) -> tuple[str, list[PullRequestChange], list[DeployChange]]:
-            pulls, deploys = await asyncio.gather(
-                asyncio.to_thread(changes.pull_requests, name, since), asyncio.to_thread(changes.deploys, name, since)
-            )
-            return name, pulls, deploys
-
-        results = await asyncio.gather(*(one(name) for name in names), return_exceptions=True)
+        if not 0 < since_hours <= MAX_WINDOW_HOURS:
+            raise ToolFailure(f"since_hours must be above 0 and at most {MAX_WINDOW_HOURS}")
+        end = _parse_time(until) if until else datetime.now(UTC)
+        start = end - timedelta(hours=since_hours)
+        wanted = repos_for(repo, service)
+        results = await asyncio.gather(
+            *(_changes_of(client, name, start, end) for name in wanted), return_exceptions=True
+        )
         pulls: list[PullRequestChange] = []
         deploys: list[DeployChange] = []
         failed: dict[str, str] = {}
-        for name, result in zip(names, results, strict=True):
-            if isinstance(result, BaseException):
-                status = getattr(result, "status", None)
-                failed[name] = f"GitHub answered {status}" if status else type(result).__name__
-                continue
-            pulls += result[1]
-            deploys += result[2]
-        if failed and not pulls and not deploys and len(failed) == len(names):
-            raise ToolFailure(f"could not read {', '.join(f'{n} ({e})' for n, e in failed.items())}")
+        for name, result in zip(wanted, results, strict=True):
+            if isinstance(result, GithubUnavailable):
+                failed[name] = str(result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                pulls += result[0]
+                deploys += [deploy for deploy in result[1] if service is None or deploy.service == service]
+        if len(failed) == len(wanted):
+            raise ToolFailure("; ".join(failed.values()))
         return ChangeList(
-            since=since,
-            pull_requests=sorted(pulls, key=lambda p: p.merged_at, reverse=True),
-            deploys=sorted(deploys, key=lambda d: d.at, reverse=True),
+            since=start,
+            until=end,
+            repos=[name for name in wanted if name not in failed],
+            pull_requests=sorted(pulls, key=lambda pull: pull.merged_at, reverse=True),
+            deploys=sorted(deploys, key=lambda deploy: deploy.at, reverse=True),
             failed_repos=failed,
         )
+
+    @server.tool(
+        description=(
+            "One pull request in full: state, merged_at (null if not merged), description, files with the added lines "
+            "(new-file line numbers) and removed lines."
+        )
+    )
+    @one_line_errors
+    async def get_pull_request(repo: str, number: int) -> PullRequest:
+        name = known_repo(repo)
+        try:
+            return await asyncio.to_thread(client.pull_request, name, number)
+        except GithubUnavailable as error:
+            raise ToolFailure(str(error)) from None
 
     return server
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tools.changes.server", parents=[transport_options()])
-    parser.add_argument("--base-url", default="https://api.github.com", help="GitHub (Enterprise) API URL")
-    parser.add_argument("--repo", action="append", default=[], help="owner/name; repeat for several")
+async def _changes_of(
+    client: GithubClient, repo: str, since: datetime, until: datetime
+) -> tuple[list[PullRequestChange], list[DeployChange]]:
+    pulls = await asyncio.to_thread(client.merged_pull_requests, repo, since, until)
+    merge_commits = {pull.merge_commit_sha: pull.number for pull in pulls if pull.merge_commit_sha}
+    deploys = await asyncio.to_thread(client.deploys, repo, since, until, merge_commits)
+    return pulls, deploys
+
+
+def _parse_time(text: str) -> datetime:
+    """An ISO 8601 time; one without a zone is UTC, as everywhere in the bot."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ToolFailure(f"until must be an ISO 8601 time such as 2026-11-20T14:00:00Z, not {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _service_entries(entries: Sequence[str]) -> dict[str, str]:
+    services: dict[str, str] = {}
+    for entry in entries:
+        name, separator, repo = entry.partition("=")
+        if not separator or not name.strip() or "/" not in repo:
+            raise ValueError(f"--service {entry!r} is not NAME=owner/repo")
+        services[name.strip()] = repo.strip()
+    return services
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.changes.server", description=__doc__, parents=[transport_options()]
+    )
+    parser.add_argument("--github-url", default=GITHUB_API, help="API root; GitHub Enterprise: https://HOST/api/v3")
+    parser.add_argument("--token-env", default="GITHUB_TOKEN", help="variable holding the token (default GITHUB_TOKEN)")
+    parser.add_argument("--repo", action="append", default=[], metavar="OWNER/NAME", help="repeatable")
+    parser.add_argument("--service", action="append", default=[], metavar="NAME=OWNER/REPO", help="repeatable")
     args = parse_args(parser, argv)
-    server = build_server(GithubChanges(args.base_url, os.environ.get("GITHUB_TOKEN")), args.repo)
-    asyncio.run(serve_from_args(server, args))
+    try:
+        services = _service_entries(args.service)
+    except ValueError as error:
+        parser.error(str(error))
+    target = GithubTarget(base_url=args.github_url, token=os.environ.get(args.token_env) or None)
+    asyncio.run(serve_from_args(build_server(target, args.repo, services), args))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -17,7 +17,14 @@ from tools.analyzers.kubernetes.fields import JsonObj, integer, path, text
 from tools.findings import ObjectRef
 from tools.kubernetes.client import JSON_PATCH, MERGE_PATCH, KubeBackend
 from tools.kubernetes.models import ActionResult
-from tools.kubernetes.workloads import current_replicaset, desired_replicas, owned_by, revision_of, template_images
+from tools.kubernetes.workloads import (
+    current_replicaset,
+    desired_replicas,
+    match_label_selector,
+    owned_by,
+    revision_of,
+    template_images,
+)
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 _HASH_LABEL = "pod-template-hash"
@@ -90,19 +97,18 @@ async def rollback_deployment(
     """`kubectl rollout undo`: the deployment's template becomes that of an earlier ReplicaSet again."""
     target = ObjectRef(kind="Deployment", namespace=namespace, name=name)
     deployment = await backend.get("Deployment", namespace, name)
-    match_labels = path(deployment, "spec", "selector", "matchLabels") or {}
-    selector = ",".join(f"{key}={value}" for key, value in sorted(match_labels.items())) or None
     replicasets = [
         replicaset
-        for replicaset in await backend.list_objects("ReplicaSet", namespace, label_selector=selector)
+        for replicaset in await backend.list_objects(
+            "ReplicaSet", namespace, label_selector=match_label_selector(deployment)
+        )
         if owned_by(replicaset, deployment)
     ]
     current = current_replicaset(deployment, replicasets)
     current_revision = revision_of(current) if current else revision_of(deployment)
-    revisions = {revision_of(rs): rs for rs in replicasets if revision_of(rs) is not None}
+    revisions = {revision: rs for rs in replicasets if (revision := revision_of(rs)) is not None}
     if to_revision is None:
-        earlier = [revision for revision in revisions if revision is not None and revision != current_revision]
-        to_revision = max((r for r in earlier if current_revision is None or r < current_revision), default=None)
+        to_revision = max((r for r in revisions if current_revision is None or r < current_revision), default=None)
         if to_revision is None:
             return _result(
                 "rollback_deployment",
@@ -114,7 +120,7 @@ async def rollback_deployment(
             )
     chosen = revisions.get(to_revision)
     if chosen is None or to_revision == current_revision:
-        known = ", ".join(str(r) for r in sorted(r for r in revisions if r is not None))
+        known = ", ".join(str(revision) for revision in sorted(revisions))
         why = "is the current one" if to_revision == current_revision else f"does not exist (known: {known})"
         return _result(
             "rollback_deployment",

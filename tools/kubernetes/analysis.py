@@ -15,7 +15,17 @@ from datetime import UTC, datetime
 
 from tools.analyzers.kubernetes import ClusterSnapshot, analyze_cluster
 from tools.analyzers.kubernetes.cluster import sort_key
-from tools.analyzers.kubernetes.fields import JsonObj, fmt_time, integer, items, mapping, ref_of, text
+from tools.analyzers.kubernetes.fields import (
+    JsonObj,
+    fmt_time,
+    integer,
+    is_recent,
+    items,
+    mapping,
+    ref_of,
+    text,
+    time_at,
+)
 from tools.analyzers.logs import LogSummary, analyze_log, log_findings
 from tools.findings import Finding, ObjectRef
 from tools.kubernetes.client import KubeBackend, KubeError, KubeUnreachable
@@ -36,7 +46,7 @@ ANALYZED_KINDS = (
     "Node",
     "Event",
 )
-CRASH_REASONS = frozenset({"CrashLoopBackOff", "OOMKilled", "NonZeroExit", "Error"})
+CRASH_REASONS = frozenset({"CrashLoopBackOff", "OOMKilled", "NonZeroExit"})
 LOG_TAIL_LINES = 500
 MAX_LOGS_READ = 10
 LOG_EVIDENCE_GROUPS = 2
@@ -63,12 +73,14 @@ async def analyze_objects(backend: KubeBackend, namespace: str | None, now: date
             counts[kind] = len(result)
     snapshot = ClusterSnapshot.from_objects(objects, listed_kinds=counts.keys())
     findings = analyze_cluster(snapshot, now=now)
-    findings = await _with_crash_logs(backend, snapshot, findings)
+    findings = await _with_crash_logs(backend, snapshot, findings, now)
     return ClusterAnalysis(namespace=namespace, analyzed_at=now, findings=findings, objects=counts, skipped=skipped)
 
 
-async def _with_crash_logs(backend: KubeBackend, snapshot: ClusterSnapshot, findings: list[Finding]) -> list[Finding]:
-    crashed = _crashed_containers(snapshot)
+async def _with_crash_logs(
+    backend: KubeBackend, snapshot: ClusterSnapshot, findings: list[Finding], now: datetime
+) -> list[Finding]:
+    crashed = _crashed_containers(snapshot, now)
     summaries = await asyncio.gather(
         *(_previous_log(backend, pod, container) for pod, container in crashed), return_exceptions=True
     )
@@ -84,12 +96,12 @@ async def _with_crash_logs(backend: KubeBackend, snapshot: ClusterSnapshot, find
     return sorted(enriched, key=sort_key)
 
 
-def _crashed_containers(snapshot: ClusterSnapshot) -> list[tuple[JsonObj, str]]:
-    """(pod, container) of the most-restarted crashed pod of each workload, at most MAX_LOGS_READ."""
+def _crashed_containers(snapshot: ClusterSnapshot, now: datetime) -> list[tuple[JsonObj, str]]:
+    """(pod, container) of the most-restarted recently crashed pod of each workload, at most MAX_LOGS_READ."""
     chosen: dict[tuple[str, str, str | None], tuple[int, JsonObj, str]] = {}
     for pod in snapshot.pods:
         for status in items(pod, "status", "containerStatuses"):
-            if not _crashed(status):
+            if not _crashed(status, now):
                 continue
             owner = snapshot.owner_of(pod) or ref_of(pod)
             key = (owner.kind, owner.name, owner.namespace)
@@ -100,10 +112,11 @@ def _crashed_containers(snapshot: ClusterSnapshot) -> list[tuple[JsonObj, str]]:
     return [(pod, container) for _restarts, pod, container in ranked[:MAX_LOGS_READ]]
 
 
-def _crashed(status: JsonObj) -> bool:
-    """A container whose previous instance died: its log explains the crash."""
+def _crashed(status: JsonObj, now: datetime) -> bool:
+    """A container whose previous instance died lately: its log explains the crash (an old one's, nothing now)."""
     last = mapping(status, "lastState", "terminated")
-    return bool(last) and (integer(last, "exitCode") != 0 or text(last, "reason") == "OOMKilled")
+    failed = integer(last, "exitCode") != 0 or text(last, "reason") == "OOMKilled"
+    return bool(last) and failed and is_recent(time_at(last, "finishedAt"), now)
 
 
 async def _previous_log(backend: KubeBackend, pod: JsonObj, container: str) -> LogSummary:

@@ -23,6 +23,7 @@ from kubernetes import client as kube_client
 from kubernetes import config as kube_config
 from kubernetes.config.config_exception import ConfigException
 
+from guardrails.secret_patterns import scrub_secrets
 from tools.tool_errors import ToolFailure
 
 JsonObj = dict[str, Any]
@@ -160,6 +161,7 @@ class KubeBackend:
         tail_lines: int | None = None,
         since_seconds: int | None = None,
     ) -> str:
+        """The log text with anything shaped like a credential scrubbed: it goes into prompts and threads."""
         query = [
             ("container", container),
             ("previous", "true" if previous else None),
@@ -167,7 +169,7 @@ class KubeBackend:
             ("sinceSeconds", since_seconds),
         ]
         text = await self.request("GET", KINDS["Pod"].path(namespace, pod, "log"), query=query, raw=True)
-        return str(text)
+        return scrub_secrets(str(text))[0]
 
     async def patch(
         self,

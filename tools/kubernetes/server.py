@@ -36,7 +36,7 @@ from tools.kubernetes.models import (
 )
 from tools.kubernetes.standalone import kube_backend, kube_options
 from tools.kubernetes.views import conditions_of, event_view, newest_first, pod_view
-from tools.kubernetes.workloads import deployment_view, node_view, rollout_view
+from tools.kubernetes.workloads import deployment_view, match_label_selector, node_view, rollout_view
 from tools.standalone import parse_args, serve_from_args, transport_options
 from tools.tool_errors import one_line_errors
 
@@ -232,8 +232,7 @@ def build_server(backend: KubeBackend) -> MCPServer:
         namespace: RequiredNamespace, name: Annotated[str, Field(description="deployment name")]
     ) -> RolloutStatus:
         deployment = await backend.get("Deployment", namespace, name)
-        match_labels = deployment.get("spec", {}).get("selector", {}).get("matchLabels") or {}
-        selector = ",".join(f"{key}={value}" for key, value in sorted(match_labels.items())) or None
+        selector = match_label_selector(deployment)
         replicasets, pods = await asyncio.gather(
             backend.list_objects("ReplicaSet", namespace, label_selector=selector),
             backend.list_objects("Pod", namespace, label_selector=selector),

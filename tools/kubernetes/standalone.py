@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tools.kubernetes.client import KubeBackend
+from tools.kubernetes.client import KubeBackend, KubeError
 
 
 def kube_options() -> argparse.ArgumentParser:
@@ -18,6 +18,10 @@ def kube_options() -> argparse.ArgumentParser:
 
 
 def kube_backend(args: argparse.Namespace) -> KubeBackend:
-    if args.in_cluster:
-        return KubeBackend.in_cluster()
-    return KubeBackend.from_kubeconfig(args.kubeconfig, context=args.context)
+    """The backend the options name; an unusable kubeconfig ends the process with its one-line reason."""
+    try:
+        if args.in_cluster:
+            return KubeBackend.in_cluster()
+        return KubeBackend.from_kubeconfig(args.kubeconfig, context=args.context)
+    except KubeError as exc:
+        raise SystemExit(f"error: {exc}") from None

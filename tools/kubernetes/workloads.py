@@ -35,6 +35,14 @@ def desired_replicas(deployment: JsonObj) -> int:
     return replicas if isinstance(replicas, int) else 1
 
 
+def match_label_selector(workload: JsonObj) -> str | None:
+    """The workload's matchLabels as a labelSelector query, to narrow a list to its ReplicaSets and pods.
+
+    matchExpressions are left out: callers filter by owner reference, the selector only narrows."""
+    labels = string_map(workload, "spec", "selector", "matchLabels")
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items())) or None
+
+
 def template_images(workload: JsonObj) -> list[str]:
     return [text(spec, "image") or "" for spec in items(workload, "spec", "template", "spec", "containers")]
 
