@@ -1,0 +1,41 @@
+"""Everything the Slack surface is wired with, in one object built by the composition root.
+
+Listeners take their collaborators from here and from nowhere else, so the same listeners run
+against the real agents in production, in the demo, and against scripted doubles in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.slack.ports import Asker, Remediation
+from guardrails.policy_config import ChannelBinding
+from guardrails.redaction import Redactor
+from store import Store
+from tools.health import Health
+
+HealthProbe = Callable[[], Awaitable[list[Health]]]
+
+SLACK_API = "https://slack.com/api/"
+
+
+async def no_sources() -> list[Health]:
+    """The probe for a bot wired without data sources (App Home then says so)."""
+    return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlackDeps:
+    asker: Asker
+    remediation: Remediation
+    store: Store
+    redactor: Redactor
+    # Kept out of repr so that logging or printing the wiring can never show the credential.
+    bot_token: str = field(repr=False)
+    base_url: str = SLACK_API
+    channels: Sequence[ChannelBinding] = ()
+    health: HealthProbe = no_sources
+    # Seconds between two edits of a live answer: a burst of progress becomes one chat.update.
+    live_update_interval: float = 1.0
+    max_question_chars: int = 2000
