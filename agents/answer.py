@@ -38,6 +38,15 @@ class RunbookRef(BaseModel):
     excerpt: str = ""
 
 
+class FactGroup(BaseModel):
+    """Facts a specialist reports as they are (a pod list, query results in words), under its name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    lines: list[str]
+
+
 class TimelineEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -53,6 +62,7 @@ class Answer(BaseModel):
     verdict: str = Field(description="the one-line short answer shown first")
     text: str = Field(description="the full answer as posted (redacted)")
     findings: list[Finding] = Field(default_factory=list)
+    facts: list[FactGroup] = Field(default_factory=list)
     root_cause: str | None = None
     owner: Owner | None = None
     runbook: RunbookRef | None = None

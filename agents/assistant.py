@@ -117,10 +117,15 @@ class Assistant:
             for finding in answer.findings
         ]
         tables = [self._redactor.redact_json(table)[0] for table in answer.tables]
+        facts = [
+            group.model_copy(update={"lines": [self._redactor.redact(line).text for line in group.lines]})
+            for group in answer.facts
+        ]
         update: dict[str, object] = {
             "text": self._redactor.redact(answer.text).text,
             "verdict": self._redactor.redact(answer.verdict).text,
             "findings": findings,
+            "facts": facts,
             "tables": tables,
         }
         if answer.root_cause:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents.answer import Answer, Owner, RunbookRef, SourceFailure
+from agents.answer import Answer, FactGroup, Owner, RunbookRef, SourceFailure
 from agents.correlation import Correlation
 from agents.intents import Intent, Plan
 from agents.specialists.base import Report
@@ -16,6 +16,8 @@ from guardrails.proposals import Proposal
 from tools.findings import Finding, Severity
 
 MAX_FINDINGS_SHOWN = 8
+# Which finding leads the verdict among equally severe ones: what a person recognises first.
+_SYMPTOM_ORDER = {"CrashLoopBackOff": 0, "OOMKilled": 0, "ImagePullBackOff": 0, "ErrImagePull": 0}
 MAX_EVIDENCE_CHARS = 400
 _ACTION_WORDS = {
     "restart_deployment": "restart",
@@ -61,8 +63,11 @@ def _verdict(plan: Plan, reports: Sequence[Report], findings: Sequence[Finding],
     if plan.wants(Intent.DATA):
         facts = [fact for report in reports if report.specialist == "database" for fact in report.facts]
         return facts[0] if facts else "The database returned nothing for that."
+    headline = next((r.headline for r in reports if r.headline), None)
+    if headline and plan.wants(Intent.STATUS) and not plan.wants(Intent.DIAGNOSE):
+        return headline
     if problems:
-        top = sorted(problems, key=lambda f: f.severity.rank)[0]
+        top = sorted(problems, key=lambda f: (f.severity.rank, _SYMPTOM_ORDER.get(f.reason, 9)))[0]
         return f"{_subject(plan)}: {top.summary}" if plan.services else top.summary
     if plan.wants(Intent.CERTIFICATE):
         return "The certificates checked are valid and not close to expiry."
@@ -75,6 +80,21 @@ def _finding_line(finding: Finding) -> str:
         evidence = evidence[: MAX_EVIDENCE_CHARS - 1] + "…"
     line = f"• [{finding.severity.value}] {finding.summary}"
     return f"{line}\n    {evidence}" if evidence else line
+
+
+def _fact_groups(
+    plan: Plan, reports: Sequence[Report], correlation: Correlation, refused: str | None
+) -> list[FactGroup]:
+    groups = []
+    for report in reports:
+        facts = report.facts[1:] if report.specialist == "database" and plan.wants(Intent.DATA) else report.facts
+        if facts:
+            groups.append(FactGroup(source=report.specialist, lines=list(facts)))
+    if correlation.culprit is not None and not refused:
+        change = correlation.culprit
+        line = f"{change.label} {change.title}" + (f" — {change.url}" if change.url else "")
+        groups.append(FactGroup(source="changes", lines=[line]))
+    return groups
 
 
 def compose(
@@ -106,14 +126,10 @@ def compose(
         lines.extend(_finding_line(f) for f in items)
     if len(findings) > len(shown):
         lines.append(f"… and {len(findings) - len(shown)} more findings")
-    for report in reports:
-        facts = report.facts[1:] if report.specialist == "database" and plan.wants(Intent.DATA) else report.facts
-        if facts:
-            lines.append(f"\n*{report.specialist}*")
-            lines.extend(f"• {fact}" for fact in facts)
-    if correlation.culprit is not None and not refused:
-        change = correlation.culprit
-        lines.append(f"\n*changes*\n• {change.label} {change.title}" + (f" — {change.url}" if change.url else ""))
+    facts = _fact_groups(plan, reports, correlation, refused)
+    for group in facts:
+        lines.append(f"\n*{group.source}*")
+        lines.extend(f"• {line}" for line in group.lines)
     if runbook is not None:
         lines.append(f"\nRunbook: {runbook.title} ({runbook.path})")
         if runbook.excerpt and plan.wants(Intent.RUNBOOK):
@@ -129,6 +145,7 @@ def compose(
         verdict=verdict,
         text="\n".join(lines),
         findings=list(findings),
+        facts=facts,
         root_cause=None if refused else correlation.root_cause,
         owner=owner,
         runbook=runbook,

@@ -20,6 +20,8 @@ from agents.patch_patterns import PatchPattern
 from tools.findings import Finding, Severity
 
 LOOKBACK = timedelta(hours=24)
+# The first entries tell the story (what changed, what broke first); later ones repeat it.
+MAX_TIMELINE = 12
 # Symptoms are stamped by the first event seen; a change merged up to this long *after* that stamp
 # can still be the cause (clock skew, events that predate the deploy's last pod).
 AFTER_ONSET_SLACK = timedelta(minutes=5)
@@ -115,6 +117,7 @@ def correlate(
         for c in changes
     ]
     timeline.sort(key=lambda entry: entry.at)
+    timeline = timeline[:MAX_TIMELINE]
     if not symptoms:
         return Correlation(timeline=timeline)
     services = [s for s in focus if any(svc == s for _, svc in symptoms)] or [s for _, s in symptoms if s]

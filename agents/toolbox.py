@@ -23,12 +23,14 @@ from pydantic import BaseModel, ValidationError
 from guardrails.secret_patterns import scrub_secrets
 from store.base import Store
 from store.models import AuditEvent, AuditKind
+from tools.health import Health
 
 log = logging.getLogger(__name__)
 
 ClientTarget = MCPServer | StdioServerParameters | str
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT_S = 10.0
+HEALTH_TIMEOUT_S = 5.0
 
 
 class ToolError(Exception):
@@ -93,6 +95,17 @@ class Toolbox:
 
     def unavailable(self) -> dict[str, str]:
         return dict(self._unavailable)
+
+    async def health(self) -> list[Health]:
+        """Every server's own health check; an unreachable or failing one is reported, not raised."""
+
+        async def one(server: str) -> Health:
+            try:
+                return await self.call(server, "health", {}, Health, timeout_s=HEALTH_TIMEOUT_S)
+            except ToolError as error:
+                return Health(source=server, ok=False, detail=error.message)
+
+        return list(await asyncio.gather(*(one(server) for server in self._targets)))
 
     async def list_tools(self, server: str) -> list[Any]:
         client = self._client(server)

@@ -11,7 +11,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from bot.config import Config
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -29,29 +32,45 @@ class CliError(Exception):
         self.code = code
 
 
-def _not_yet(what: str) -> Handler:
-    """A contract command whose capability arrives with a later piece of work: say so, don't pretend."""
-
-    def handler(args: argparse.Namespace) -> int:
-        raise CliError(f"whisperer {args.command}: {what} is not available in this version yet")
-
-    return handler
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     import os
 
     from bot.config import ConfigError, load_config
+    from bot.slack.socket import SlackConnectError, check_tokens
 
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
-    missing = [name for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN") if not os.environ.get(name)]
+    bot_token, app_token = os.environ.get("SLACK_BOT_TOKEN"), os.environ.get("SLACK_APP_TOKEN")
+    missing = [name for name, value in (("SLACK_BOT_TOKEN", bot_token), ("SLACK_APP_TOKEN", app_token)) if not value]
     if missing:
         raise CliError(f"whisperer run: {' and '.join(missing)} must be set (see README: Connecting to Slack)")
     asyncio.run(_check_store(config.store_url))
-    raise CliError("whisperer run: the Slack connection is not available in this version yet")
+    try:
+        tokens = check_tokens(bot_token, app_token)
+        asyncio.run(_serve_slack(config, *tokens))
+    except SlackConnectError as exc:
+        raise CliError(f"whisperer run: {exc}") from exc
+    return EXIT_OK
+
+
+async def _serve_slack(config: Config, bot_token: str, app_token: str) -> None:
+    """Serve until SIGINT or SIGTERM; in-flight answers get the handler's clean disconnect."""
+    import os
+    import signal
+
+    from bot.runtime import open_runtime
+    from bot.slack.socket import serve
+    from bot.slack_wiring import slack_deps
+    from bot.sources import configured_sources
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with open_runtime(config, configured_sources(config, dict(os.environ))) as runtime:
+        await serve(slack_deps(runtime, bot_token, config.slack.base_url), app_token, stop)
 
 
 async def _check_store(url: str) -> None:
@@ -212,6 +231,22 @@ def _cmd_mcp_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from bot.config import ConfigError
+    from bot.demo import run_demo
+    from sandbox.world import DEFAULT_WORLD, WorldError
+
+    try:
+        asyncio.run(
+            run_demo(
+                args.config, args.world or DEFAULT_WORLD, args.interactive, lambda t: print(t, flush=True), args.verbose
+            )
+        )
+    except (WorldError, ConfigError) as exc:
+        raise CliError(f"whisperer demo: {exc}") from exc
+    return EXIT_OK
+
+
 def _add_world(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--world",
@@ -248,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_world(demo, "default: the flagship world")
     demo.add_argument("--interactive", action="store_true", help="type questions yourself; 'approve N' / 'reject N'")
-    demo.set_defaults(handler=_not_yet("the Slack demo"))
+    demo.set_defaults(handler=_cmd_demo)
 
     ask = commands.add_parser("ask", parents=[common], help="ask one question through the agents, without Slack")
     _add_world(ask, "default: the configured infrastructure")

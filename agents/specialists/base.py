@@ -43,6 +43,7 @@ class Investigation:
 class Report(BaseModel):
     specialist: str
     findings: list[Finding] = Field(default_factory=list)
+    headline: str | None = Field(default=None, description="a one-line overview, e.g. pods by status")
     facts: list[str] = Field(default_factory=list, description="lines of evidence worth showing as they are")
     tables: list[dict[str, Any]] = Field(default_factory=list)
     changes: list[ChangeEvent] = Field(default_factory=list)

@@ -78,6 +78,7 @@ async def kubernetes_specialist(inv: Investigation) -> Report:
     report.findings.extend(findings)
 
     shown = [pod for pod in all_pods if not focus or _belongs(pod.name, focus)]
+    report.headline = _headline(shown, namespaces)
     if plan.wants(Intent.STATUS) or (plan.wants(Intent.RESOURCES) and shown):
         report.facts.extend(_pod_line(pod) for pod in shown[:MAX_PODS_SHOWN])
         if len(shown) > MAX_PODS_SHOWN:
@@ -90,6 +91,22 @@ async def kubernetes_specialist(inv: Investigation) -> Report:
         for deployment in listing.deployments
     )
     return report
+
+
+def _headline(pods: list[Pod], namespaces: list[str | None]) -> str:
+    where = ", ".join(ns for ns in namespaces if ns) or "all namespaces"
+    by_status: dict[str, list[str]] = {}
+    for pod in pods:
+        owner = pod.owner.name if pod.owner else pod.name
+        by_status.setdefault(pod.status, [])
+        if owner not in by_status[pod.status]:
+            by_status[pod.status].append(owner)
+    counts = {status: sum(1 for pod in pods if pod.status == status) for status in by_status}
+    parts = [
+        f"{counts[status]} {status}" + ("" if status in ("Running", "Completed") else f" ({', '.join(owners[:3])})")
+        for status, owners in sorted(by_status.items(), key=lambda item: (item[0] != "Running", item[0]))
+    ]
+    return f"{len(pods)} pods in {where}: " + ", ".join(parts) if pods else f"No pods in {where}."
 
 
 async def _crash_logs(inv: Investigation, findings: list[Finding], pods: list[Pod]) -> list[Finding]:

@@ -34,7 +34,7 @@ async def runbooks_specialist(inv: Investigation) -> Report:
     report = Report(specialist="runbooks")
     hits = await inv.toolbox.call(SERVER, "search_runbooks", {"query": _query(inv), "limit": MAX_RUNBOOKS}, RunbookHits)
     report.runbooks.extend(
-        RunbookRef(title=hit.title, path=_relative(hit.path), excerpt=hit.snippet.replace("**", "*"))
+        RunbookRef(title=hit.title, path=_relative(hit.path), excerpt=hit.snippet.replace("**", ""))
         for hit in hits.hits
     )
     return report

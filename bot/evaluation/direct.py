@@ -12,15 +12,16 @@ from bot.runtime import Runtime
 from sandbox.world import World
 from sandbox.world_models import Case
 
-EVAL_USER = "U_EVAL"
+EVAL_USER = "U_ALICE"
 
 
-async def play_direct(runtime: Runtime, world: World, case: Case) -> CaseOutcome:
+async def play_direct(runtime: Runtime, world: World, case: Case, default_channel: str) -> CaseOutcome:
     if case.check is not None:
         return CaseOutcome(texts=[await run_check_once(case.check, runtime.config, world)])
     assert case.ask is not None
     user = case.user or EVAL_USER
-    answer = await runtime.assistant.ask(Question(text=case.ask, user=user, channel=case.channel, via=case.via))
+    channel = case.channel or default_channel
+    answer = await runtime.assistant.ask(Question(text=case.ask, user=user, channel=channel, via=case.via))
     outcome = CaseOutcome(
         texts=[answer.text],
         proposals=[proposal.contract_view() for proposal in answer.proposals],
@@ -28,7 +29,7 @@ async def play_direct(runtime: Runtime, world: World, case: Case) -> CaseOutcome
     )
     if case.approve is None or not answer.proposals:
         return outcome
-    stored = await runtime.remediation.register(answer.proposals, user, case.channel or "#eval", None)
+    stored = await runtime.remediation.register(answer.proposals, user, channel, None)
     if not stored:
         return outcome.model_copy(update={"after_texts": ["policy refused every proposal before it was shown"]})
     decision = await runtime.remediation.decide(stored[0].id, case.approve.by, True)

@@ -165,6 +165,11 @@ def _block_lines(block: Json) -> list[str]:
     return [f"[{kind}]"]
 
 
+def unescape(text: str) -> str:
+    """What a Slack client shows for the three entities apps must escape in message text."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def render_blocks(blocks: Iterable[Json]) -> str:
-    """Blocks as plain text for transcripts: headers as '# ...', buttons as '[Approve] [Reject]'."""
-    return "\n".join(line for block in blocks for line in _block_lines(block))
+    """Blocks as a person sees them, for transcripts: headers as '# ...', buttons as '[Approve] [Reject]'."""
+    return unescape("\n".join(line for block in blocks for line in _block_lines(block)))

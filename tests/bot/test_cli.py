@@ -140,3 +140,35 @@ def test_unknown_check_is_one_line_exit_2() -> None:
     result = whisperer("check", "no-such-check", "--once")
     assert result.returncode == 2
     assert result.stderr.strip() == "whisperer check: unknown check 'no-such-check' (available: cert-expiry)"
+
+
+async def test_run_serves_slack_until_sigterm_then_exits_0(tmp_path: Path) -> None:
+    """The real command, a real Socket Mode connection to the stand-in, and a clean stop."""
+    import asyncio
+    import signal
+
+    from sandbox.slack import SlackStandIn
+
+    async with SlackStandIn() as slack:
+        config = tmp_path / "whisperer.yaml"
+        config.write_text(f"data_dir: {tmp_path / 'data'}\nslack:\n  base_url: {slack.base_url}\n")
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WHISPERER_CONFIG"))},
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_APP_TOKEN": slack.app_token,
+        }
+        process = await asyncio.create_subprocess_exec(
+            str(WHISPERER), "run", "--config", str(config), env=env, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            await slack.driver.wait_for(
+                lambda: slack.socket_mode.connection_ids or None, 60, "a Socket Mode connection"
+            )
+            ts = await slack.driver.mention("alice", "#incident-payments", "what pods are running?")
+            [reply] = await slack.driver.wait_for_reply("#incident-payments", ts, timeout=30)
+            assert reply.user == slack.workspace.bot_user_id
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    assert b"xoxb-" not in stderr and b"xapp-" not in stderr

@@ -55,3 +55,24 @@ async def test_mcp_serve_speaks_mcp_over_stdio() -> None:
         assert not names & {"restart_deployment", "scale_deployment", "rollback_deployment", "delete_pod"}
         pods = await client.call_tool("list_pods", {"namespace": "shop"})
         assert any(pod["status"] == "CrashLoopBackOff" for pod in (pods.structured_content or {})["pods"])
+
+
+def test_demo_plays_the_flagship_world_through_slack_and_exits_0() -> None:
+    result = _whisperer("demo")
+    assert result.returncode == 0, result.stderr[-2000:]
+    transcript = result.stdout
+    assert "alice: @whisperer Why is payment-service failing?" in transcript
+    assert "[Approve] [Reject]" in transcript
+    assert "PR #214" in transcript and "CrashLoopBackOff" in transcript
+    assert "7 of 7 cases behaved as expected" in transcript
+    assert "xoxb-" not in transcript and "@example.com" not in transcript
+
+
+def test_interactive_demo_answers_typed_questions_and_approves_by_number() -> None:
+    typed = "restart payment-service\napprove 1\nquit\n"
+    result = subprocess.run(
+        [str(WHISPERER), "demo", "--interactive"], input=typed, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "proposal 1: 'approve 1'" in result.stdout
+    assert "restarted" in result.stdout.lower()

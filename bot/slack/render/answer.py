@@ -52,11 +52,12 @@ def _verdict(answer: Answer) -> list[Json]:
     return parts
 
 
-def _narrative(answer: Answer) -> list[Json]:
-    text = answer.text.strip()
-    if not text or text == answer.verdict.strip():
-        return []
-    return sections(escape(text))
+def _facts(answer: Answer) -> list[list[Json]]:
+    """What specialists report as plain facts (pods by status, rows in words), one part per source."""
+    return [
+        sections(f"*{escape(group.source)}*\n" + bullet_lines([escape(line) for line in group.lines]))
+        for group in answer.facts
+    ]
 
 
 def _finding_line(finding: Finding) -> str:
@@ -187,9 +188,9 @@ def render_answer(answer: Answer, notes: Sequence[str] = (), list_proposals: boo
     parts: list[list[Json]] = [
         _verdict(answer),
         [context(*notes)] if notes else [],
-        _narrative(answer),
         _root_cause(answer),
         *_evidence(answer.findings),
+        *_facts(answer),
         _timeline(answer),
         _owner(answer),
         _runbook(answer),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.answer import Answer
+from agents.answer import Answer, FactGroup
 from guardrails.redaction import Redactor
 from sandbox.slack import SlackStandIn
 from store import Store
@@ -19,6 +19,7 @@ def leaky_answer(question: str) -> Answer:
     return outage_answer(
         question,
         text=f"The on-call is {EMAIL} ({PHONE}); the app used {LEAKY_TOKEN} to post.",
+        facts=[FactGroup(source="pagerduty", lines=[f"on call: {EMAIL} ({PHONE}); posted with {LEAKY_TOKEN}"])],
         findings=[
             Finding(
                 source="database",
@@ -46,7 +47,7 @@ async def test_answers_are_posted_redacted_everywhere(slack: SlackStandIn, store
     everything = "\n".join(posted) + str(slack.calls)
     for secret in (EMAIL, PHONE, LEAKY_TOKEN, "415 555"):
         assert secret not in everything
-    assert "&lt;EMAIL_ADDRESS&gt;" in bot.render(replies[0])
-    assert "&lt;SLACK_TOKEN&gt;" in bot.render(replies[0])
+    assert "<EMAIL_ADDRESS>" in bot.render(replies[0])
+    assert "<SLACK_TOKEN>" in bot.render(replies[0])
     assert [file.name for file in files] == ["evidence.txt"], "the cut evidence went to a snippet"
     assert "row 199: <EMAIL_ADDRESS> <PHONE_NUMBER>" in files[0].content.decode()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
-from agents.answer import SourceFailure
+from agents.answer import FactGroup, SourceFailure
 from agents.progress import SpecialistProgress, SpecialistState
 from bot.slack.render.answer import render_answer
 from bot.slack.render.blocks import split_text
@@ -25,7 +26,8 @@ def test_an_enormous_answer_is_spread_over_valid_messages_and_a_snippet() -> Non
         for n in range(120)
     ]
     table = {"title": "slow queries", "columns": ["query", "ms"], "rows": [[f"SELECT {n}", n] for n in range(500)]}
-    answer = outage_answer(text="word " * 40_000, findings=findings, tables=[table])
+    facts = [FactGroup(source="kubernetes", lines=["word " * 40 for _ in range(1000)])]
+    answer = outage_answer(text="word " * 40_000, findings=findings, facts=facts, tables=[table])
 
     rendered = render_answer(answer)
 
@@ -54,11 +56,13 @@ def test_the_verdict_leads_and_failed_sources_are_named() -> None:
 
 
 def test_text_from_tools_cannot_inject_slack_markup() -> None:
-    answer = outage_answer(verdict="p99 > 2s for <!channel> & friends", text="see <https://evil.example|here>")
-    shown = render_blocks(render_answer(answer).blocks)
+    facts = [FactGroup(source="logs", lines=["see <https://evil.example|here>"])]
+    answer = outage_answer(verdict="p99 > 2s for <!channel> & friends", facts=facts)
+    sent = json.dumps(render_answer(answer).blocks)
 
-    assert "*p99 &gt; 2s for &lt;!channel&gt; &amp; friends*" in shown
-    assert "<https://evil" not in shown
+    assert "*p99 &gt; 2s for &lt;!channel&gt; &amp; friends*" in sent
+    assert "&lt;https://evil.example|here&gt;" in sent
+    assert "<https://evil" not in sent and "<!channel>" not in sent
 
 
 def test_split_text_keeps_every_character_within_the_limit() -> None:
