@@ -55,6 +55,16 @@ class TimelineEntry(BaseModel):
     text: str
 
 
+class MetricSeries(BaseModel):
+    """One metric over time around an incident, and the moment of the change suspected of causing it."""
+
+    title: str = Field(description="e.g. 'payment-service p99 latency'")
+    unit: str = ""
+    points: list[tuple[datetime, float]] = Field(min_length=2)
+    change_at: datetime | None = None
+    change_label: str = "change"
+
+
 class Answer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -70,6 +80,7 @@ class Answer(BaseModel):
     proposals: list[Proposal] = Field(default_factory=list)
     refused: str | None = None
     sources_failed: list[SourceFailure] = Field(default_factory=list)
+    series: list[MetricSeries] = Field(default_factory=list, description="metrics worth a chart in the thread")
     tables: list[dict[str, Any]] = Field(
         default_factory=list, description="query results shown as tables: {title, columns, rows}"
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents.answer import Answer, FactGroup, Owner, RunbookRef, SourceFailure
+from agents.answer import Answer, FactGroup, MetricSeries, Owner, RunbookRef, SourceFailure
 from agents.correlation import Correlation
 from agents.intents import Intent, Plan
 from agents.specialists.base import Report
@@ -97,6 +97,17 @@ def _fact_groups(
     return groups
 
 
+def _marked(reports: Sequence[Report], correlation: Correlation) -> list[MetricSeries]:
+    """The charts, with the suspected change drawn on them when there is one."""
+    series = [chart for report in reports for chart in report.series]
+    change = correlation.culprit
+    if change is None:
+        return series
+    at = change.deployed_at or change.at
+    label = f"{change.label} {'deployed' if change.deployed_at else 'merged'}"
+    return [chart.model_copy(update={"change_at": at, "change_label": label}) for chart in series]
+
+
 def compose(
     question: str,
     plan: Plan,
@@ -154,4 +165,5 @@ def compose(
         refused=refused,
         sources_failed=list(failures),
         tables=[table for report in reports for table in report.tables],
+        series=_marked(reports, correlation),
     )

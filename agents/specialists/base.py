@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agents.answer import RunbookRef, SourceFailure
+from agents.answer import MetricSeries, RunbookRef, SourceFailure
 from agents.catalog import Catalog, Service
 from agents.correlation import ChangeEvent
 from agents.intents import Plan
@@ -46,6 +46,7 @@ class Report(BaseModel):
     headline: str | None = Field(default=None, description="a one-line overview, e.g. pods by status")
     facts: list[str] = Field(default_factory=list, description="lines of evidence worth showing as they are")
     tables: list[dict[str, Any]] = Field(default_factory=list)
+    series: list[MetricSeries] = Field(default_factory=list)
     changes: list[ChangeEvent] = Field(default_factory=list)
     runbooks: list[RunbookRef] = Field(default_factory=list)
     targets: list[Target] = Field(default_factory=list, description="live objects a proposal may act on")

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import asyncio
 
+from agents.answer import MetricSeries
+from agents.intents import Intent
 from agents.specialists.base import Investigation, Report
-from tools.metrics.models import AlertList, ServiceSummary
+from tools.metrics.models import AlertList, RangeResult, ServiceSummary, Signal
 
 SERVER = "metrics"
+MAX_CHARTS = 2
+CHART_WINDOW = "-90m"
+# How a signal's unit reads on a chart axis, and the factor from the query's unit to that one.
+# Saturation explains an incident better than its consequences (errors, latency), so it is drawn first.
+_CHART_ORDER = {"db_pool_utilization": 0, "memory_utilization": 1, "error_rate": 2, "latency_p99": 3, "restarts": 4}
+_AXIS = {"ratio": ("%", 100.0), "seconds": ("seconds", 1.0), "count": ("", 1.0)}
 
 
 async def metrics_specialist(inv: Investigation) -> Report:
@@ -32,6 +40,8 @@ async def metrics_specialist(inv: Investigation) -> Report:
     report = Report(specialist=SERVER)
     for summary in summaries:
         report.findings.extend(summary.findings)
+    if inv.plan.wants(Intent.DIAGNOSE, Intent.RESOURCES):
+        report.series.extend(await _charts(inv, summaries))
     names = {service.name for service in services}
     firing = [
         alert
@@ -46,3 +56,25 @@ async def metrics_specialist(inv: Investigation) -> Report:
         for alert in firing[:5]
     )
     return report
+
+
+async def _charts(inv: Investigation, summaries: list[ServiceSummary]) -> list[MetricSeries]:
+    """The breached signals of the services with findings, over the last 90 minutes, worst first."""
+    breached = [
+        (summary, signal) for summary in summaries if summary.findings for signal in summary.signals if signal.breached
+    ]
+    wanted = sorted(breached, key=lambda pair: _CHART_ORDER.get(pair[1].name, len(_CHART_ORDER)))[:MAX_CHARTS]
+
+    async def one(summary: ServiceSummary, signal: Signal) -> MetricSeries | None:
+        result = await inv.toolbox.call(
+            SERVER, "query_range", {"promql": signal.promql, "start": CHART_WINDOW}, RangeResult
+        )
+        if not result.series:
+            return None
+        unit, factor = _AXIS.get(signal.unit, (signal.unit, 1.0))
+        points = [(p.timestamp, p.value * factor) for p in result.series[0].points if p.value is not None]
+        title = f"{summary.service} {signal.name.replace('_', ' ')}"
+        return MetricSeries(title=title, unit=unit, points=points) if len(points) >= 2 else None
+
+    charts = await asyncio.gather(*(one(summary, signal) for summary, signal in wanted))
+    return [chart for chart in charts if chart is not None]

@@ -17,10 +17,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.answer import Answer
 from agents.progress import ignore_progress
 from agents.question import PriorTurn, Question
+from bot.slack.charts import post_chart
 from bot.slack.deps import SlackDeps
 from bot.slack.errors import failure_line
 from bot.slack.live_message import LiveMessage
 from bot.slack.private_reply import PrivateReply
+from bot.slack.redacting_client import RedactingWebClient
 from bot.slack.render.answer import RenderedAnswer, render_answer
 from bot.slack.render.blocks import escape, section
 from bot.slack.render.proposal import proposal_message
@@ -129,7 +131,7 @@ async def placeholder(
 
 async def answer_in_thread(
     deps: SlackDeps,
-    client: AsyncWebClient,
+    client: RedactingWebClient,
     live: LiveMessage,
     question: Question,
     place: Place,
@@ -146,6 +148,8 @@ async def answer_in_thread(
     rendered = render_answer(answer, notes)
     await live.finish(rendered.text, rendered.blocks)
     await _post_rest(client, place, rendered)
+    for series in answer.series:
+        await post_chart(client, place.channel_id, place.thread_ts, series)
     await deps.store.append_turn(place.channel_id, place.thread_ts, turn_of(question, answer))
     if answer.proposals:
         await post_proposals(deps, client, answer.proposals, question.user, place)

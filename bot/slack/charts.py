@@ -10,26 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import datetime
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from pydantic import BaseModel, Field
 
+from agents.answer import MetricSeries
 from bot.slack.redacting_client import RedactingWebClient
 
 CHART_SIZE = (8.0, 3.2)
 CHART_DPI = 100
-
-
-class MetricSeries(BaseModel):
-    """One metric over time around an incident, and the moment of the change suspected of causing it."""
-
-    title: str = Field(description="e.g. 'payment-service p99 latency'")
-    unit: str = ""
-    points: list[tuple[datetime, float]] = Field(min_length=2)
-    change_at: datetime | None = None
-    change_label: str = "change"
 
 
 def render_png(series: MetricSeries) -> bytes:

@@ -63,6 +63,7 @@ def test_demo_plays_the_flagship_world_through_slack_and_exits_0() -> None:
     transcript = result.stdout
     assert "alice: @whisperer Why is payment-service failing?" in transcript
     assert "[Approve] [Reject]" in transcript
+    assert "image/png" in transcript, "the diagnosis posts its charts into the thread"
     assert "PR #214" in transcript and "CrashLoopBackOff" in transcript
     assert "7 of 7 cases behaved as expected" in transcript
     assert "xoxb-" not in transcript and "@example.com" not in transcript

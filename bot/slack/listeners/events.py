@@ -7,14 +7,13 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.question import Question
 from bot.slack.answering import Place, answer_in_thread, history, placeholder, prepare_question
 from bot.slack.channels import ChannelNames
 from bot.slack.deps import SlackDeps
 from bot.slack.listeners.commands import HELP_WORDS
-from bot.slack.redacting_client import door
+from bot.slack.redacting_client import RedactingWebClient, door
 from bot.slack.render.help import usage_message
 
 _LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9_]+(?:\|[^>]*)?>")
@@ -28,7 +27,7 @@ def question_text(text: str, bot_user_id: str | None) -> str:
 
 
 async def mention(
-    deps: SlackDeps, client: AsyncWebClient, names: ChannelNames, event: dict[str, Any], bot_user_id: str | None
+    deps: SlackDeps, client: RedactingWebClient, names: ChannelNames, event: dict[str, Any], bot_user_id: str | None
 ) -> None:
     if event.get("bot_id") or event.get("subtype") or not event.get("user"):
         return  # other bots and edits; Bolt already drops our own messages
