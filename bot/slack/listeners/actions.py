@@ -22,7 +22,7 @@ from bot.slack.answering import Place, post_proposals
 from bot.slack.deps import SlackDeps
 from bot.slack.errors import ReplyTo, reply_target, tell
 from bot.slack.redacting_client import RedactingWebClient, door
-from bot.slack.render.blocks import Json, escape, section
+from bot.slack.render.blocks import Json, escape_keeping_mentions, section
 from bot.slack.render.proposal import APPROVE_ACTION, REJECT_ACTION, execution_lines, proposal_message
 from store.models import ProposalState
 
@@ -75,9 +75,9 @@ async def _show(deps: SlackDeps, client: AsyncWebClient, click: Click, status: l
 
 
 async def _refused(deps: SlackDeps, client: AsyncWebClient, click: Click, decision: Decision, verb: str) -> None:
-    reason = escape(decision.message)
+    reason = escape_keeping_mentions(decision.message)
     if decision.proposal is None or decision.state is None:
-        await _reply(client, click, f"<@{click.user}>: I no longer know this proposal ({reason}); nothing was done.")
+        await _reply(client, click, f"<@{click.user}>: I no longer know this proposal; nothing was done.")
         await _show(deps, client, click, ["This proposal is no longer known to the bot."], buttons=False)
     elif decision.state == ProposalState.PENDING:
         await _reply(client, click, f"<@{click.user}> is not allowed to {verb} this: {reason}")

@@ -6,6 +6,7 @@ or clip text so that a long answer is spread over several blocks instead of bein
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,9 +25,20 @@ ELLIPSIS = "…"
 SEVERITY_ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
 
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9_]{1,20})&gt;")
+
+
 def escape(text: str) -> str:
     """Text from tools and agents shown literally: Slack reads `<`, `>` and `&` as markup."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_keeping_mentions(text: str) -> str:
+    """`escape`, but user mentions (<@U123>) stay mentions: the remediation service names deciders that way.
+
+    Only a plain user id is restored; broadcasts (<!channel>) and links stay escaped.
+    """
+    return _ESCAPED_MENTION.sub(r"<@\1>", escape(text))
 
 
 def clip(text: str, limit: int) -> str:

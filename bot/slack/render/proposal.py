@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, 
 from slack_sdk.models.blocks.basic_components import MarkdownTextObject
 
 from agents.remediation.outcome import ExecutionReport
-from bot.slack.render.blocks import Json, clip, context, escape, section
+from bot.slack.render.blocks import Json, clip, context, escape, escape_keeping_mentions, section
 from guardrails.proposals import Proposal
 from store.models import StoredProposal
 
@@ -102,8 +102,8 @@ def proposal_message(
 def execution_lines(report: ExecutionReport) -> list[str]:
     """What running an approved proposal did, and whether the fix was verified."""
     if not report.executed:
-        return [f"❌ Not executed: {escape(report.message)}"]
-    lines = [f"🛠️ {escape(report.message)}"]
+        return [f"❌ Not executed: {escape_keeping_mentions(report.message)}"]
+    lines = [f"🛠️ {escape_keeping_mentions(report.message)}"]
     if report.verified is None:
         lines.append("Verification did not run.")
     elif report.verified:

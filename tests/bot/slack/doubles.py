@@ -1,23 +1,28 @@
 """Scripted stand-ins for the agents behind the Slack surface (the Slack side under test is all real).
 
 `ScriptedAsker` reports progress for its specialists and returns a fixed answer; `StoreRemediation`
-keeps proposals in a real store and applies the two rules the Slack tests need (nobody approves
-their own request, only approvers approve), recording every decision and execution.
+is the real remediation service and policy over a real store, with only the cluster side (the
+executor and the verifier) recorded instead of reaching Kubernetes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from agents.answer import Answer, Owner, RunbookRef, SourceFailure, TimelineEntry
 from agents.progress import ProgressSink, SpecialistProgress, SpecialistState
 from agents.question import Question
 from agents.remediation.outcome import Decision, ExecutionReport
+from agents.remediation.service import RemediationService
+from agents.remediation.verifier import Verification
+from guardrails.policy import Policy
+from guardrails.policy_config import AccessConfig, PolicyConfig
 from guardrails.proposals import Proposal, Target
-from store import ProposalState, Store, StoredProposal, proposal_digest, utcnow
+from store import Store
 from tools.findings import Finding, ObjectRef, Severity
+from tools.kubernetes.models import ActionResult
 
 RESTART = Proposal(
     action="restart_deployment",
@@ -99,100 +104,51 @@ class ScriptedAsker:
         return self._answer(question) if callable(self._answer) else self._answer
 
 
-class StoreRemediation:
-    """Proposals in a real store; `approvers` may approve, nobody their own request."""
+class RecordingExecutor:
+    """The Kubernetes side of remediation: records what it was asked to run and reports success."""
 
-    def __init__(self, store: Store, approvers: Sequence[str] = ("U_BOB", "U_CAROL")) -> None:
+    def __init__(self) -> None:
+        self.runs: list[tuple[Proposal, bool]] = []
+
+    def problem(self, proposal: Proposal) -> str | None:
+        return None
+
+    async def run(self, proposal: Proposal, *, dry_run: bool, actor: str = "bot") -> ActionResult:
+        self.runs.append((proposal, dry_run))
+        target = ObjectRef(kind=proposal.target.kind, name=proposal.target.name, namespace=proposal.target.namespace)
+        done = "would restart" if dry_run else "restarted"
+        return ActionResult(
+            action=proposal.action, target=target, dry_run=dry_run, ok=True, message=f"{done} {proposal.target}"
+        )
+
+
+class HealthyVerifier:
+    async def verify(self, proposal: Proposal) -> Verification | None:
+        return Verification(verified=True, summary="3/3 pods ready, error rate back to 0%")
+
+
+class StoreRemediation(RemediationService):
+    """The real remediation service and policy over a real store, with the cluster side recorded.
+
+    `approvers` may approve, alice among them, so that her approving her own request meets the
+    policy's two-person rule rather than a missing permission.
+    """
+
+    def __init__(self, store: Store, approvers: Sequence[str] = ("U_ALICE", "U_BOB", "U_CAROL")) -> None:
+        self.executor = RecordingExecutor()
+        policy = Policy(PolicyConfig(), AccessConfig(approvers=list(approvers)), [])
+        super().__init__(store, policy, self.executor, HealthyVerifier())
         self.store = store
-        self.approvers = frozenset(approvers)
         self.decisions: list[Decision] = []
         self.executed: list[str] = []
 
-    async def register(
-        self, proposals: list[Proposal], requester: str, channel: str, thread_ts: str | None
-    ) -> list[StoredProposal]:
-        return [
-            await self.store.create_proposal(
-                StoredProposal(
-                    expires_at=utcnow() + timedelta(minutes=30),
-                    requested_by=requester,
-                    channel=channel,
-                    thread_ts=thread_ts,
-                    digest=proposal_digest(proposal.action, proposal.target.model_dump(mode="json"), proposal.params),
-                    payload=proposal.model_dump(mode="json"),
-                )
-            )
-            for proposal in proposals
-        ]
-
-    async def attach_message(self, proposal_id: str, channel: str, ts: str) -> None:
-        await self.store.set_proposal_message(proposal_id, channel, ts)
-
     async def decide(self, proposal_id: str, user: str, approve: bool) -> Decision:
-        decision = await self._decide(proposal_id, user, approve)
+        decision = await super().decide(proposal_id, user, approve)
         self.decisions.append(decision)
         return decision
 
-    async def _decide(self, proposal_id: str, user: str, approve: bool) -> Decision:
-        stored = await self.store.get_proposal(proposal_id)
-        if stored is None:
-            return Decision(
-                proposal_id=proposal_id,
-                proposal=None,
-                actor=user,
-                approve=approve,
-                accepted=False,
-                state=None,
-                message="no such proposal",
-            )
-        proposal = Proposal.model_validate(stored.payload)
-
-        def refused(message: str, state: ProposalState) -> Decision:
-            return Decision(
-                proposal_id=proposal_id,
-                proposal=proposal,
-                actor=user,
-                approve=approve,
-                accepted=False,
-                state=state,
-                message=message,
-            )
-
-        if approve and user == stored.requested_by:
-            return refused("you requested this change, so someone else must approve it", stored.state)
-        if approve and user not in self.approvers:
-            return refused("only the on-call approvers may approve changes", stored.state)
-        wanted = ProposalState.APPROVED if approve else ProposalState.REJECTED
-        moved = await self.store.transition_proposal(proposal_id, [ProposalState.PENDING], wanted, user)
-        if moved is None:
-            current = await self.store.get_proposal(proposal_id)
-            state = current.state if current else ProposalState.EXPIRED
-            return refused(f"it was already {state.value}", state)
-        return Decision(
-            proposal_id=proposal_id,
-            proposal=proposal,
-            actor=user,
-            approve=approve,
-            accepted=True,
-            state=wanted,
-            message=f"{wanted.value} by <@{user}>",
-        )
-
     async def execute(self, proposal_id: str) -> ExecutionReport:
-        for current, following in (
-            (ProposalState.APPROVED, ProposalState.EXECUTING),
-            (ProposalState.EXECUTING, ProposalState.EXECUTED),
-            (ProposalState.EXECUTED, ProposalState.VERIFIED),
-        ):
-            await self.store.transition_proposal(proposal_id, [current], following, "bot")
-        self.executed.append(proposal_id)
-        return ExecutionReport(
-            proposal_id=proposal_id,
-            executed=True,
-            message="restarted Deployment shop/payment-service",
-            verified=True,
-            verification="3/3 pods ready, error rate back to 0%",
-        )
-
-    async def pending(self) -> list[StoredProposal]:
-        return await self.store.list_proposals([ProposalState.PENDING])
+        report = await super().execute(proposal_id)
+        if report.executed:
+            self.executed.append(proposal_id)
+        return report

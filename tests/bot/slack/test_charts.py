@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.slack.charts import MetricSeries, post_chart, render_png
+from agents.answer import MetricSeries
+from bot.slack.charts import post_chart, render_png
 from bot.slack.redacting_client import redacting_client
 from guardrails.redaction import Redactor
 from sandbox.slack import SlackStandIn

@@ -42,11 +42,12 @@ async def test_approve_executes_once_and_reports_in_the_thread(
 
     shown = driver.render(proposal)
     assert "Approved by @bob" in shown
-    assert "restarted Deployment shop/payment-service" in shown
+    assert "Restarted deployment shop/payment-service (approved by @bob)" in shown
     assert "[Approve]" not in shown and "[Reject]" not in shown
     assert "executing…" in str(proposal.versions[1].blocks), "the message said it was executing before it was done"
-    assert (
-        report.text == "🛠️ restarted Deployment shop/payment-service\n✅ Verified: 3/3 pods ready, error rate back to 0%"
+    assert report.text == (
+        "🛠️ Restarted deployment shop/payment-service (approved by <@U_BOB>)\n"
+        "✅ Verified: 3/3 pods ready, error rate back to 0%"
     )
     assert bot.remediation.executed == [stored.id]
     final = await bot.store.get_proposal(stored.id)
@@ -75,9 +76,9 @@ async def test_reject_updates_the_message_and_runs_nothing(bot: Bot) -> None:
     [
         (
             "alice",
-            "<@U_ALICE> is not allowed to approve this: you requested this change, so someone else must approve it",
+            "<@U_ALICE> is not allowed to approve this: U_ALICE cannot approve their own request (two-person rule)",
         ),
-        ("dave", "<@U_DAVE> is not allowed to approve this: only the on-call approvers may approve changes"),
+        ("dave", "<@U_DAVE> is not allowed to approve this: U_DAVE is not allowed to approve restart_deployment"),
     ],
 )
 async def test_a_refused_approval_keeps_the_buttons_and_says_why(bot: Bot, clicker: str, expected: str) -> None:
@@ -144,7 +145,7 @@ async def test_a_button_for_an_unknown_proposal_gets_a_clear_reply(bot: Bot) -> 
     [reply] = await bot.answered(CHANNEL, message.ts)
     await driver.wait_for(lambda: message.edits == 1, what="the buttons to go")
 
-    assert reply.text == "<@U_BOB>: I no longer know this proposal (no such proposal); nothing was done."
+    assert reply.text == "<@U_BOB>: I no longer know this proposal; nothing was done."
     assert "[Approve]" not in driver.render(message)
     assert "restart_deployment" in driver.render(message)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from agents.answer import FactGroup, SourceFailure
 from agents.progress import SpecialistProgress, SpecialistState
 from bot.slack.render.answer import render_answer
-from bot.slack.render.blocks import split_text
+from bot.slack.render.blocks import escape_keeping_mentions, split_text
 from bot.slack.render.home import HomeData, home_view
 from bot.slack.render.progress import progress_line
 from bot.slack.render.proposal import proposal_message
@@ -116,3 +116,8 @@ def test_the_home_tab_stays_within_the_view_limit() -> None:
 
     assert block_errors(view["blocks"], limit=MAX_VIEW_BLOCKS) == []
     assert "175 more not shown" in render_blocks(view["blocks"])
+
+
+def test_decider_mentions_stay_mentions_but_broadcasts_and_links_do_not() -> None:
+    shown = escape_keeping_mentions("approved by <@U_BOB> for <!channel> & <https://evil.example|you>")
+    assert shown == "approved by <@U_BOB> for &lt;!channel&gt; &amp; &lt;https://evil.example|you&gt;"
