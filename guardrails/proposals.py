@@ -6,6 +6,7 @@ so text planted in a log line or a database row can change an explanation but no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +38,11 @@ class Proposal(BaseModel):
     risk: Risk = "medium"
     requires_approval: bool = True
     reason: str = Field(default="", description="why: the evidence a person weighs before approving")
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Proposal:
+        """A stored proposal's payload, which may also carry what its dry run said (`dry_run`)."""
+        return cls.model_validate({key: value for key, value in payload.items() if key in cls.model_fields})
 
     def contract_view(self) -> dict[str, Any]:
         """The `ask --json` proposal object of the contract."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from guardrails.proposals import Proposal
-from store.models import ProposalState
+from store.models import ProposalState, StoredProposal
 
 
 class Decision(BaseModel):
@@ -31,3 +31,19 @@ class ExecutionReport(BaseModel):
     verified: bool | None = Field(default=None, description="None when verification did not run")
     verification: str | None = None
     follow_up: list[Proposal] = Field(default_factory=list, description="e.g. a rollback when verification failed")
+
+
+class RefusedProposal(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    proposal: Proposal
+    reason: str
+
+
+class Registration(BaseModel):
+    """What `register` keeps, plus what it refused and why, for callers that explain refusals."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stored: list[StoredProposal]
+    refused: list[RefusedProposal]

@@ -13,16 +13,17 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from agents.remediation.executor import describe_attempt, describe_done
-from agents.remediation.outcome import Decision, ExecutionReport
+from agents.remediation.outcome import Decision, ExecutionReport, RefusedProposal, Registration
 from agents.remediation.verifier import Verification
 from guardrails.policy import Policy
 from guardrails.proposals import Proposal, Target
 from store.base import Store
 from store.digest import proposal_digest
 from store.models import AuditEvent, AuditKind, ProposalEvent, ProposalState, StoredProposal, utcnow
+from tools.findings import ObjectRef
 from tools.kubernetes.models import ActionResult
 
 log = logging.getLogger(__name__)
@@ -56,22 +57,6 @@ class Executor(Protocol):
 
 class Verifier(Protocol):
     async def verify(self, proposal: Proposal) -> Verification | None: ...
-
-
-class RefusedProposal(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    proposal: Proposal
-    reason: str
-
-
-class Registration(BaseModel):
-    """What `register` keeps, plus what it refused and why, for callers that explain refusals."""
-
-    model_config = ConfigDict(frozen=True)
-
-    stored: list[StoredProposal]
-    refused: list[RefusedProposal]
 
 
 async def _no_groups(user: str) -> set[str]:
@@ -138,12 +123,15 @@ class RemediationService:
             recent = await self._recent_executions(proposal.target, now)
             verdict = self._policy.check_proposal(proposal, requester, channel, now, recent_executions=recent)
             reason = verdict.reason if not verdict.allowed else self._executor.problem(proposal)
-            if reason is not None:
-                refused.append(RefusedProposal(proposal=proposal, reason=reason))
+            typed = proposal.model_copy(update={"risk": verdict.risk})
+            rehearsal = await self._rehearse(typed, requester) if reason is None else None
+            if rehearsal is not None and not rehearsal.ok:
+                reason = f"its dry run failed: {rehearsal.message}"
+            if reason is not None or rehearsal is None:
+                refused.append(RefusedProposal(proposal=proposal, reason=reason or "not offered"))
                 subject = f"{proposal.action} {proposal.target}"
                 await self._audit(AuditKind.PROPOSAL, requester, subject, proposal, allowed=False, reason=reason)
                 continue
-            typed = proposal.model_copy(update={"risk": verdict.risk})
             record = await self._store.create_proposal(
                 StoredProposal(
                     created_at=now,
@@ -152,7 +140,7 @@ class RemediationService:
                     channel=channel,
                     thread_ts=thread_ts,
                     digest=_digest(typed),
-                    payload=typed.model_dump(mode="json"),
+                    payload={**typed.model_dump(mode="json"), "dry_run": rehearsal.message},
                 )
             )
             stored.append(record)
@@ -168,6 +156,17 @@ class RemediationService:
                 channel=channel,
             )
         return Registration(stored=stored, refused=refused)
+
+    async def _rehearse(self, proposal: Proposal, actor: str) -> ActionResult:
+        """The server-side dry run shown with the proposal; one that fails means the fix is not offered."""
+        try:
+            return await self._executor.run(proposal, dry_run=True, actor=actor)
+        except Exception as error:
+            target = ObjectRef(
+                kind=proposal.target.kind, name=proposal.target.name, namespace=proposal.target.namespace
+            )
+            line = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+            return ActionResult(action=proposal.action, target=target, dry_run=True, ok=False, message=line)
 
     async def attach_message(self, proposal_id: str, channel: str, ts: str) -> None:
         await self._store.set_proposal_message(proposal_id, channel, ts)
@@ -479,7 +478,7 @@ class RemediationService:
     def _proposal_or_none(stored: StoredProposal) -> Proposal | None:
         """The stored proposal, or None if its payload no longer matches the digest it was approved under."""
         try:
-            proposal = Proposal.model_validate(stored.payload)
+            proposal = Proposal.from_payload(stored.payload)
         except ValidationError:
             return None
         return proposal if _digest(proposal) == stored.digest else None

@@ -128,7 +128,7 @@ class SlackPlayer:
 
     async def _proposals(self, ids: list[str]) -> list[Proposal]:
         found = [await self.runtime.store.get_proposal(proposal_id) for proposal_id in ids]
-        return [Proposal.model_validate(stored.payload) for stored in found if stored is not None]
+        return [Proposal.from_payload(stored.payload) for stored in found if stored is not None]
 
     async def _refused(self, audit_before: int) -> bool:
         events = await self.runtime.store.list_audit(kind=AuditKind.QUESTION, limit=1000)

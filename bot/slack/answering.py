@@ -105,20 +105,22 @@ async def post_proposals(
     deps: SlackDeps, client: AsyncWebClient, proposals: Sequence[Proposal], requester: str, place: Place
 ) -> None:
     """Register the proposals, then post one message with Approve / Reject per proposal kept."""
-    stored = await deps.remediation.register(list(proposals), requester, place.channel_name, place.thread_ts)
-    for item in stored:
+    registration = await deps.remediation.register_all(list(proposals), requester, place.channel_name, place.thread_ts)
+    for item in registration.stored:
         text, blocks = proposal_message(item)
         posted = await client.chat_postMessage(
             channel=place.channel_id, thread_ts=place.thread_ts, text=text, blocks=blocks
         )
         await deps.remediation.attach_message(item.id, str(posted["channel"]), str(posted["ts"]))
-    dropped = len(proposals) - len(stored)
-    if dropped > 0:
+    if registration.refused:
+        lines = [
+            f"• {escape(f'{r.proposal.action} on {r.proposal.target}')}: {escape(r.reason)}"
+            for r in registration.refused
+        ]
         await client.chat_postMessage(
             channel=place.channel_id,
             thread_ts=place.thread_ts,
-            text=f"{dropped} proposed fix{'es were' if dropped > 1 else ' was'} not offered: "
-            "the action policy does not allow it from this channel.",
+            text="Not offered:\n" + "\n".join(lines),
         )
 
 

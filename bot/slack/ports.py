@@ -11,7 +11,7 @@ from typing import Protocol
 from agents.answer import Answer
 from agents.progress import ProgressSink
 from agents.question import Question
-from agents.remediation.outcome import Decision, ExecutionReport
+from agents.remediation.outcome import Decision, ExecutionReport, Registration
 from guardrails.proposals import Proposal
 from store.models import StoredProposal
 
@@ -21,10 +21,10 @@ class Asker(Protocol):
 
 
 class Remediation(Protocol):
-    async def register(
+    async def register_all(
         self, proposals: list[Proposal], requester: str, channel: str, thread_ts: str | None
-    ) -> list[StoredProposal]:
-        """Store proposals (with digest and expiry) before they are shown with buttons."""
+    ) -> Registration:
+        """Store the proposals policy and a dry run accept (with digest and expiry); say why the others are not."""
         ...
 
     async def attach_message(self, proposal_id: str, channel: str, ts: str) -> None: ...

@@ -27,9 +27,8 @@ DRY_RUN_LIMIT = 1500
 
 def proposal_of(stored: StoredProposal) -> Proposal | None:
     """The typed proposal kept in the stored payload, or None if the payload has another shape."""
-    known = {key: value for key, value in stored.payload.items() if key in Proposal.model_fields}
     try:
-        return Proposal.model_validate(known)
+        return Proposal.from_payload(stored.payload)
     except ValidationError:
         return None
 

@@ -162,17 +162,29 @@ async def test_dry_run_changes_nothing(sandbox: Sandbox, backend: KubeBackend, t
     assert (after.revision, [pod.name for pod in after.pods]) == (before.revision, [pod.name for pod in before.pods])
 
 
-async def test_missing_deployment_fails_in_one_line(sandbox: Sandbox, backend: KubeBackend, tmp_path: Path) -> None:
+async def test_missing_deployment_is_not_offered_because_its_dry_run_fails(
+    sandbox: Sandbox, backend: KubeBackend, tmp_path: Path
+) -> None:
     missing = Proposal(action="restart_deployment", target=deployment("no-such-service"))
     async with wired(sandbox, backend, tmp_path) as w:
-        report = await w.service.execute(await approved(w.service, missing))
-        stored = await w.store.get_proposal(report.proposal_id)
+        registration = await w.service.register_all([missing], "U_ALICE", CHANNEL, None)
+        pending = await w.service.pending()
 
-    assert not report.executed
-    assert report.message.startswith("Could not restart deployment shop/no-such-service: dry run refused:")
-    assert report.message.endswith("nothing was changed")
-    assert "\n" not in report.message
-    assert stored is not None and stored.state is ProposalState.FAILED
+    assert registration.stored == [] and pending == []
+    [refusal] = registration.refused
+    assert refusal.reason.startswith("its dry run failed:")
+    assert "no-such-service" in refusal.reason and "\n" not in refusal.reason
+
+
+async def test_the_proposal_shows_what_its_dry_run_said(sandbox: Sandbox, backend: KubeBackend, tmp_path: Path) -> None:
+    restart = Proposal(action="restart_deployment", target=deployment("payment-service"))
+    async with wired(sandbox, backend, tmp_path) as w:
+        before = await rollout(w.toolbox, "payment-service")
+        [stored] = await w.service.register([restart], "U_ALICE", CHANNEL, None)
+        after = await rollout(w.toolbox, "payment-service")
+
+    assert "would have restarted deployment shop/payment-service" in stored.payload["dry_run"]
+    assert after.generation == before.generation, "a dry run changes nothing"
 
 
 async def test_cordon_marks_the_node_unschedulable(sandbox: Sandbox, backend: KubeBackend, tmp_path: Path) -> None:

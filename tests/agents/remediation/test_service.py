@@ -135,7 +135,8 @@ async def test_register_stores_what_policy_allows_and_audits_what_it_refuses(sto
     assert (stored.requested_by, stored.channel, stored.thread_ts) == ("U_ALICE", CHANNEL, "1.2")
     assert stored.state is ProposalState.PENDING
     assert stored.expires_at - stored.created_at == timedelta(minutes=30)
-    assert Proposal.model_validate(stored.payload) == RESTART.model_copy(update={"risk": "low"})
+    assert Proposal.from_payload(stored.payload) == RESTART.model_copy(update={"risk": "low"})
+    assert stored.payload["dry_run"] == "deployment.apps/payment-service restarted"
     assert [refusal.reason for refusal in registration.refused] == [
         "Deployment kube-system/x is outside what #incident-payments may change",
         "delete_namespace is not in the action catalog",
@@ -205,7 +206,7 @@ async def test_expired_proposal_is_refused_and_no_longer_pending(store: Store) -
     assert click.message == f"This proposal expired at {stored.expires_at:%Y-%m-%d %H:%M} UTC without approval"
     assert await service.pending() == []
     assert not (await service.execute(proposal_id)).executed
-    assert executor.calls == []
+    assert executor.real_calls == 0
 
 
 async def test_pending_expires_overdue_proposals(store: Store) -> None:
@@ -247,7 +248,7 @@ async def test_tampered_payload_is_never_executed(store: Store, store_url: str, 
         assert click.message == "This proposal was changed after it was proposed, so it cannot be approved"
         assert await state_of(store, proposal_id) is ProposalState.REJECTED
         assert not (await service.execute(proposal_id)).executed
-    assert executor.calls == []
+    assert executor.real_calls == 0
 
 
 @pytest.mark.parametrize(
@@ -271,7 +272,7 @@ async def test_refused_approval_changes_nothing_and_is_audited(
     assert (click.accepted, click.state, click.message) == (False, ProposalState.PENDING, message)
     assert await state_of(store, proposal_id) is ProposalState.PENDING
     assert not (await service.execute(proposal_id)).executed
-    assert executor.calls == []
+    assert executor.real_calls == 0
     [audited] = await decisions(store)
     assert audited["actor"] == approver
     assert (audited["accepted"], audited["message"]) == (False, message)
@@ -305,7 +306,7 @@ async def test_reject_is_recorded_and_later_clicks_say_who_rejected(store: Store
     )
     assert (late.accepted, late.message) == (False, "This proposal was already rejected by <@U_CAROL>")
     assert not (await service.execute(proposal_id)).executed
-    assert executor.calls == []
+    assert executor.real_calls == 0
     assert [(d["actor"], d["approve"], d["accepted"]) for d in await decisions(store)] == [
         ("U_DAVE", False, False),
         ("U_CAROL", False, True),
@@ -333,11 +334,21 @@ async def test_failed_verification_proposes_a_rollback(store: Store) -> None:
     assert len(await service.register(report.follow_up, "U_ALICE", CHANNEL, None)) == 1
 
 
-async def test_refused_dry_run_stops_before_the_real_call(store: Store) -> None:
+async def test_a_proposal_whose_dry_run_fails_is_not_offered(store: Store) -> None:
     executor = RecordingExecutor(dry_run_ok=False)
+    registration = await make_service(store, executor=executor).register_all([RESTART], "U_ALICE", CHANNEL, None)
+
+    assert registration.stored == []
+    assert [refusal.reason for refusal in registration.refused] == ["its dry run failed: forbidden by admission"]
+    assert executor.calls == [("restart_deployment", True)]
+
+
+async def test_refused_dry_run_at_execution_stops_before_the_real_call(store: Store) -> None:
+    executor = RecordingExecutor()
     service = make_service(store, executor=executor)
     proposal_id = await proposed(service)
     await service.decide(proposal_id, "U_BOB", approve=True)
+    executor.dry_run_ok = False  # the cluster changed between the proposal and the click
 
     report = await service.execute(proposal_id)
 
@@ -346,7 +357,7 @@ async def test_refused_dry_run_stops_before_the_real_call(store: Store) -> None:
         "Could not restart deployment shop/payment-service: dry run refused: forbidden by admission; "
         "nothing was changed"
     )
-    assert executor.calls == [("restart_deployment", True)]
+    assert executor.calls == [("restart_deployment", True), ("restart_deployment", True)]
     assert await state_of(store, proposal_id) is ProposalState.FAILED
 
 

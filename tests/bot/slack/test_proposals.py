@@ -10,10 +10,12 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.render.proposal import APPROVE_ACTION, REJECT_ACTION, proposal_message
-from sandbox.slack import Message
-from store import ProposalState, StoredProposal, utcnow
-from tests.bot.slack.conftest import CHANNEL, Bot
-from tests.bot.slack.doubles import RESTART
+from guardrails.proposals import Proposal, Target
+from guardrails.redaction import Redactor
+from sandbox.slack import Message, SlackStandIn
+from store import ProposalState, Store, StoredProposal, utcnow
+from tests.bot.slack.conftest import CHANNEL, Bot, launch
+from tests.bot.slack.doubles import RESTART, ScriptedAsker, outage_answer
 
 
 async def proposal_in_thread(bot: Bot, asker_user: str = "alice") -> tuple[str, Message]:
@@ -167,3 +169,18 @@ async def test_an_unknown_button_is_answered_privately(bot: Bot) -> None:
 
     await bot.slack.driver.wait_for_ack(envelope_id)
     assert notice.text == "That button is not one I handle (any more), so nothing was done."
+
+
+async def test_fixes_policy_refuses_are_not_offered_and_the_thread_says_why(
+    slack: SlackStandIn, store: Store, redactor: Redactor
+) -> None:
+    outside = Proposal(action="delete_namespace", target=Target(kind="Namespace", name="shop"))
+    asker = ScriptedAsker(answer=lambda q: outage_answer(q.text, proposals=[RESTART, outside]))
+    async with launch(slack, store, redactor, asker) as bot:
+        ts = await slack.driver.mention("alice", CHANNEL, "why is payment-service failing?")
+        [_, offered, refused] = await bot.answered(CHANNEL, ts, count=3)
+
+    assert "[Approve] [Reject]" in bot.render(offered) and "restart_deployment" in bot.render(offered)
+    assert refused.text.startswith("Not offered:\n• delete_namespace on Namespace shop: ")
+    assert "[Approve]" not in bot.render(refused)
+    assert [p.payload["action"] for p in await bot.remediation.pending()] == ["restart_deployment"]
