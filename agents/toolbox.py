@@ -3,6 +3,11 @@
 Every call goes through `Toolbox.call`, which gives each source a time limit, turns any failure
 into a `ToolError` naming the source (so the answer can list it in `sources_failed`), parses the
 structured result into the tool's pydantic model, and writes the call to the audit log.
+
+The servers are ours or an operator's (external servers from the config). External ones rarely
+have our `health` tool, so their health is whether they answer a tool listing; `catalog` is what
+a model may be offered, and holds only what this toolbox was given: the write server lives in a
+toolbox of its own and can never appear in it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from typing import Any, Self, TypeVar
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.server.mcpserver import MCPServer
-from pydantic import BaseModel, ValidationError
+from mcp_types import Tool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from guardrails.secret_patterns import scrub_secrets
 from store.base import Store
@@ -31,6 +37,12 @@ ClientTarget = MCPServer | StdioServerParameters | str
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT_S = 10.0
 HEALTH_TIMEOUT_S = 5.0
+# A server that neither answers nor fails (a hung process, a black-holed URL) must not hold up
+# start-up: after this long it is kept as unavailable like one that refused.
+CONNECT_TIMEOUT_S = 15.0
+HEALTH_TOOL = "health"
+# A misbehaving server could page forever; no real catalog comes close to this many pages.
+MAX_TOOL_PAGES = 50
 
 
 class ToolError(Exception):
@@ -42,9 +54,27 @@ class ToolError(Exception):
         self.message = message
 
 
+class ToolSpec(BaseModel):
+    """One tool as a model would be offered it: where it lives, what it does, what it takes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    server: str
+    name: str
+    description: str = ""
+    input_schema: dict[str, Any] = Field(default_factory=dict)
+
+
 def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else "no detail"
     return scrub_secrets(line)[0][:300]
+
+
+def _reason(error: BaseException) -> str:
+    """One line for a failure; transports wrap the real cause in exception groups, so unwrap it first."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return _first_line(str(error)) if str(error).strip() else type(error).__name__
 
 
 class Toolbox:
@@ -61,8 +91,10 @@ class Toolbox:
         store: Store | None = None,
         timeouts: Mapping[str, float] | None = None,
         default_timeout_s: float = DEFAULT_TIMEOUT_S,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
     ) -> None:
         self._targets = dict(servers)
+        self._connect_timeout_s = connect_timeout_s
         self._store = store
         self._timeouts = dict(timeouts or {})
         self._default_timeout_s = default_timeout_s
@@ -75,11 +107,17 @@ class Toolbox:
         # the task that entered them.
         for name, target in self._targets.items():
             try:
-                self._clients[name] = await self._stack.enter_async_context(Client(target))
+                async with asyncio.timeout(self._connect_timeout_s):
+                    self._clients[name] = await self._stack.enter_async_context(Client(target))
+            except TimeoutError:
+                self._mark_unavailable(name, f"no answer within {self._connect_timeout_s:g} s")
             except Exception as error:
-                log.warning("tool server %s unavailable: %s", name, _first_line(str(error)))
-                self._unavailable[name] = _first_line(str(error)) or type(error).__name__
+                self._mark_unavailable(name, _reason(error))
         return self
+
+    def _mark_unavailable(self, name: str, reason: str) -> None:
+        log.warning("tool server %s unavailable: %s", name, reason)
+        self._unavailable[name] = reason
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -97,19 +135,67 @@ class Toolbox:
         return dict(self._unavailable)
 
     async def health(self) -> list[Health]:
-        """Every server's own health check; an unreachable or failing one is reported, not raised."""
+        """Every server's own health check; an unreachable or failing one is reported, not raised.
+
+        A server without a `health` tool (most external ones) is healthy when it answers a fresh
+        tool listing: that is all the bot can know about it.
+        """
 
         async def one(server: str) -> Health:
+            started = time.perf_counter()
             try:
-                return await self.call(server, "health", {}, Health, timeout_s=HEALTH_TIMEOUT_S)
+                tools = await self.list_tools(server, fresh=True, timeout_s=HEALTH_TIMEOUT_S)
+                if any(tool.name == HEALTH_TOOL for tool in tools):
+                    return await self.call(server, HEALTH_TOOL, {}, Health, timeout_s=HEALTH_TIMEOUT_S)
             except ToolError as error:
                 return Health(source=server, ok=False, detail=error.message)
+            return Health(
+                source=server,
+                ok=True,
+                detail=f"reachable, {len(tools)} tool{'' if len(tools) == 1 else 's'}",
+                latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
 
         return list(await asyncio.gather(*(one(server) for server in self._targets)))
 
-    async def list_tools(self, server: str) -> list[Any]:
+    async def list_tools(self, server: str, *, fresh: bool = False, timeout_s: float | None = None) -> list[Tool]:
+        """Every page of a server's tool listing; `fresh` skips the client's cache, to prove the server answers."""
         client = self._client(server)
-        return list((await client.list_tools()).tools)
+        limit = timeout_s or self._timeouts.get(server, self._default_timeout_s)
+        tools: list[Tool] = []
+        cursor: str | None = None
+        try:
+            async with asyncio.timeout(limit):
+                for _ in range(MAX_TOOL_PAGES):
+                    page = await client.list_tools(cursor=cursor, cache_mode="refresh" if fresh else "use")
+                    tools.extend(page.tools)
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+        except TimeoutError:
+            raise ToolError(server, f"listing tools gave no answer within {limit:g} s") from None
+        except Exception as failure:
+            raise ToolError(server, f"listing tools failed: {_reason(failure)}") from None
+        return tools
+
+    async def catalog(self) -> list[ToolSpec]:
+        """The tools of every reachable server, as a model would be offered them; a failing server is left out."""
+
+        async def one(server: str) -> list[ToolSpec]:
+            try:
+                tools = await self.list_tools(server)
+            except ToolError as error:
+                log.warning("tools of %s left out of the catalog: %s", server, error.message)
+                return []
+            return [
+                ToolSpec(
+                    server=server, name=tool.name, description=tool.description or "", input_schema=tool.input_schema
+                )
+                for tool in tools
+            ]
+
+        listed = await asyncio.gather(*(one(server) for server in self._clients))
+        return [spec for specs in listed for spec in specs]
 
     async def call(
         self,
@@ -131,8 +217,7 @@ class Toolbox:
             except TimeoutError:
                 raise ToolError(server, f"{tool} gave no answer within {limit:g} s") from None
             except Exception as failure:
-                reason = _first_line(str(failure)) or type(failure).__name__
-                raise ToolError(server, f"{tool} failed: {reason}") from None
+                raise ToolError(server, f"{tool} failed: {_reason(failure)}") from None
             if result.is_error:
                 text = " ".join(getattr(part, "text", "") for part in result.content)
                 raise ToolError(server, _first_line(text))

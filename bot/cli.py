@@ -62,14 +62,15 @@ async def _serve_slack(config: Config, bot_token: str, app_token: str) -> None:
 
     from bot.runtime import open_runtime
     from bot.slack.socket import serve
-    from bot.slack_wiring import slack_deps
+    from bot.slack_wiring import approver_groups, slack_deps
     from bot.sources import configured_sources
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with open_runtime(config, configured_sources(config, dict(os.environ))) as runtime:
+    groups = approver_groups(config, bot_token, config.slack.base_url)
+    async with open_runtime(config, configured_sources(config, dict(os.environ)), groups=groups) as runtime:
         await serve(slack_deps(runtime, bot_token, config.slack.base_url), app_token, stop)
 
 
@@ -214,7 +215,8 @@ def _cmd_mcp_serve(args: argparse.Namespace) -> int:
         async with command_sources(args.config, args.world) as (config, sources, store_url):
             store = await open_store(store_url)
             try:
-                servers = read_servers(sources, store, Redactor(allow_list=config.redaction.allow_list))
+                redactor = Redactor(allow_list=config.redaction.allow_list)
+                servers = read_servers(sources, store, redactor, config.web.chromium)
                 if args.name not in servers:
                     available = ", ".join(sorted(servers)) or "none configured"
                     raise CliError(f"whisperer mcp serve: no server {args.name!r} here (available: {available})")
@@ -312,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     mcp = commands.add_parser("mcp", help="the project's MCP servers")
     mcp_commands = mcp.add_subparsers(dest="mcp_command", metavar="SUBCOMMAND", required=True)
     serve = mcp_commands.add_parser("serve", parents=[common], help="run one MCP server standalone")
-    serve.add_argument("name", help="kubernetes, metrics, database, incidents, changes or certificates")
+    serve.add_argument(
+        "name", help="kubernetes, metrics, database, incidents, changes, certificates or web (each where configured)"
+    )
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     _add_world(serve, "default: the configured infrastructure")
     serve.set_defaults(handler=_cmd_mcp_serve)

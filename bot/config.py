@@ -24,6 +24,13 @@ CONFIG_ENV = "WHISPERER_CONFIG"
 DEFAULT_CONFIG = Path("whisperer.yaml")
 DATA_DIR_ENV = "WHISPERER_DATA_DIR"
 
+# Our own MCP servers (the read-only ones, the web one and the write one): an external server may
+# not take one of these names, or its tools would be mistaken for ours in the catalog and the audit.
+OWN_MCP_SERVERS = frozenset(
+    {"kubernetes", "kubernetes-actions", "metrics", "database", "incidents", "changes", "certificates", "web"}
+)
+DEFAULT_CHROMIUM = Path("/usr/bin/chromium")
+
 _ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
 
@@ -139,10 +146,17 @@ class RedactionConfig(StrictSection):
 
 
 class ExternalMcpServer(StrictSection):
-    name: str
-    command: list[str] | None = None
+    name: str = Field(min_length=1)
+    command: list[str] | None = Field(default=None, min_length=1)
     url: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _not_ours(cls, name: str) -> str:
+        if name in OWN_MCP_SERVERS:
+            raise ValueError(f"{name!r} is the name of one of InfraWhisperer's own MCP servers; choose another")
+        return name
 
     @model_validator(mode="after")
     def _one_transport(self) -> ExternalMcpServer:
@@ -153,6 +167,19 @@ class ExternalMcpServer(StrictSection):
 
 class McpConfig(StrictSection):
     external: list[ExternalMcpServer] = Field(default_factory=list)
+
+    @field_validator("external")
+    @classmethod
+    def _unique_names(cls, servers: list[ExternalMcpServer]) -> list[ExternalMcpServer]:
+        names = [server.name for server in servers]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"more than one external server is named {repeated[0]!r}")
+        return servers
+
+
+class WebConfig(StrictSection):
+    chromium: Path = Field(default=DEFAULT_CHROMIUM, description="the browser the web server renders pages with")
 
 
 class StoreConfig(StrictSection):
@@ -174,6 +201,7 @@ class Config(StrictSection):
     redaction: RedactionConfig = Field(default_factory=RedactionConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
     @field_validator("data_dir")

@@ -4,24 +4,25 @@
 so the CLI, the demo and production share one wiring. The read-only toolbox and the write
 toolbox are separate sessions: the agents that read untrusted data never hold the one that
 changes infrastructure; only the remediation service does, after policy accepted an approval.
+External MCP servers from the config join the read toolbox, never the write one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import dns.asyncresolver
+from mcp.client.stdio import StdioServerParameters
 from mcp.server.mcpserver import MCPServer
 
 from agents.assistant import Assistant
 from agents.catalog import Catalog
 from agents.remediation.executor import McpExecutor
-from agents.remediation.service import RemediationService
+from agents.remediation.service import GroupResolver, RemediationService
 from agents.remediation.verifier import RolloutVerifier
 from agents.specialists.certificates import certificates_specialist
 from agents.specialists.changes import changes_specialist
@@ -29,17 +30,16 @@ from agents.specialists.database import database_specialist
 from agents.specialists.kubernetes import kubernetes_specialist
 from agents.specialists.metrics import metrics_specialist
 from agents.specialists.runbooks import runbooks_specialist
-from agents.toolbox import Toolbox
-from bot.config import Config
+from agents.toolbox import ClientTarget, Toolbox
+from bot.config import DEFAULT_CHROMIUM, Config, ExternalMcpServer
 from bot.sources import Sources
 from guardrails.policy import Policy
 from guardrails.redaction import Redactor
 from store import open_store
 from store.base import Store
-from tools.certificates.acme_dns import DnsPythonResolver
 from tools.certificates.cert_expiry import CertCheckSettings
-from tools.certificates.server import ClusterObjects
 from tools.certificates.server import build_server as certificates_server
+from tools.certificates.server import kube_cluster_objects, nameserver_resolver
 from tools.changes.models import GithubTarget
 from tools.changes.server import build_server as changes_server
 from tools.database.models import DatabaseTarget
@@ -50,8 +50,7 @@ from tools.kubernetes.client import KubeBackend
 from tools.kubernetes.server import build_server as kubernetes_server
 from tools.metrics.client import PrometheusBackend
 from tools.metrics.server import build_server as metrics_server
-
-CLUSTER_KINDS_FOR_CERTIFICATES = ("Ingress", "Secret", "ConfigMap")
+from tools.web.server import build_server as web_server
 
 
 @dataclass
@@ -73,8 +72,10 @@ def _kube_backend(sources: Sources, *, write: bool = False) -> KubeBackend | Non
     return KubeBackend.from_kubeconfig(path, context=context) if path else None
 
 
-def read_servers(sources: Sources, store: Store, redactor: Redactor) -> dict[str, MCPServer]:
-    """The model-visible catalog: read-only servers only."""
+def read_servers(
+    sources: Sources, store: Store, redactor: Redactor, chromium: Path = DEFAULT_CHROMIUM
+) -> dict[str, MCPServer]:
+    """Our model-visible servers: read-only ones only; `web` only where its browser is installed."""
     servers: dict[str, MCPServer] = {}
     kube = _kube_backend(sources)
     if kube is not None:
@@ -105,40 +106,46 @@ def read_servers(sources: Sources, store: Store, redactor: Redactor) -> dict[str
         servers["certificates"] = certificates_server(
             sources.cert_targets,
             CertCheckSettings(ca_file=sources.ca_file),
-            _resolver(sources),
-            _cluster_objects(kube) if kube is not None else None,
+            nameserver_resolver(sources.dns_nameserver),
+            kube_cluster_objects(kube) if kube is not None else None,
         )
+    if shutil.which(str(chromium)) is not None:
+        servers["web"] = web_server(str(chromium))
     return servers
 
 
-def _resolver(sources: Sources) -> DnsPythonResolver:
-    if sources.dns_nameserver is None:
-        return DnsPythonResolver()
-    resolver = dns.asyncresolver.Resolver(configure=False)
-    resolver.nameservers = [sources.dns_nameserver[0]]
-    resolver.port = sources.dns_nameserver[1]
-    return DnsPythonResolver(resolver)
+def external_servers(servers: Sequence[ExternalMcpServer]) -> dict[str, ClientTarget]:
+    """The operator's MCP servers as client targets.
 
-
-def _cluster_objects(kube: KubeBackend) -> ClusterObjects:
-    async def objects() -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for kind in CLUSTER_KINDS_FOR_CERTIFICATES:
-            found.extend(await kube.list_objects(kind))
-        return found
-
-    return objects
+    A stdio server gets the environment its config entry names on top of the MCP SDK's minimal
+    one (PATH, HOME, ...), never the bot's own: the bot's tokens are not a third party's business.
+    """
+    targets: dict[str, ClientTarget] = {}
+    for server in servers:
+        if server.url is not None:
+            targets[server.name] = server.url
+        elif server.command:
+            command, *args = server.command
+            targets[server.name] = StdioServerParameters(command=command, args=args, env=dict(server.env))
+    return targets
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(config: Config, sources: Sources, *, store_url: str | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    config: Config, sources: Sources, *, store_url: str | None = None, groups: GroupResolver | None = None
+) -> AsyncIterator[Runtime]:
+    """`groups` resolves a Slack user's approver groups; without it (no Slack) only listed approvers count."""
     redactor = Redactor(
         allow_list=config.redaction.allow_list, name_columns=config.redaction.name_columns, ner=config.redaction.ner
     )
     store = await open_store(store_url or config.store_url)
     try:
         catalog = Catalog(sources.services)
-        async with Toolbox(read_servers(sources, store, redactor), store=store) as toolbox:
+        readers = {
+            **read_servers(sources, store, redactor, config.web.chromium),
+            **external_servers(config.mcp.external),
+        }
+        async with Toolbox(readers, store=store) as toolbox:
             write_backend = _kube_backend(sources, write=True)
             write_servers = {"kubernetes-actions": build_actions_server(write_backend)} if write_backend else {}
             async with Toolbox(write_servers, store=store) as writes:
@@ -158,11 +165,12 @@ async def open_runtime(config: Config, sources: Sources, *, store_url: str | Non
                     channels=config.channels,
                     store=store,
                 )
-                remediation = RemediationService(
-                    store,
-                    Policy(config.policy, config.access, config.channels),
-                    McpExecutor(writes),
-                    RolloutVerifier(toolbox),
+                policy = Policy(config.policy, config.access, config.channels)
+                executor, verifier = McpExecutor(writes), RolloutVerifier(toolbox)
+                remediation = (
+                    RemediationService(store, policy, executor, verifier)
+                    if groups is None
+                    else RemediationService(store, policy, executor, verifier, groups=groups)
                 )
                 yield Runtime(config, sources, store, redactor, toolbox, assistant, remediation)
     finally:

@@ -10,11 +10,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from bot.runtime import Runtime
-from bot.session import command_runtime
+from bot.runtime import Runtime, open_runtime
+from bot.session import command_sources
 from bot.slack.app import build_app
 from bot.slack.socket import connect, disconnect
-from bot.slack_wiring import slack_deps
+from bot.slack_wiring import approver_groups, slack_deps
 from sandbox.slack import SlackStandIn
 from sandbox.world import World, load_world
 
@@ -39,7 +39,13 @@ class SlackWorld:
 @contextlib.asynccontextmanager
 async def slack_world(config_file: str | None, world_name: str) -> AsyncIterator[SlackWorld]:
     world = load_world(world_name)
-    async with command_runtime(config_file, world_name) as runtime, SlackStandIn() as slack:
+    async with (
+        command_sources(config_file, world_name) as (config, sources, store_url),
+        SlackStandIn() as slack,
+        open_runtime(
+            config, sources, store_url=store_url, groups=approver_groups(config, slack.bot_token, slack.base_url)
+        ) as runtime,
+    ):
         for binding in runtime.config.channels:
             slack.workspace.ensure_channel(binding.channel)
         deps = slack_deps(runtime, slack.bot_token, slack.base_url, DEMO_UPDATE_INTERVAL_S)
