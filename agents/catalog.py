@@ -18,7 +18,9 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]|[a-z0-9]")
 
 
 class Service(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """One catalog entry: the `services` section of the config, and of a world's world.yaml."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     namespace: str

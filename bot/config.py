@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from agents.catalog import Service
 from guardrails.policy_config import AccessConfig, ChannelBinding, PolicyConfig, StrictSection
 from guardrails.secret_patterns import scrub_secrets
 
@@ -104,15 +105,6 @@ class GithubConfig(StrictSection):
     lookback_hours: float = Field(default=24.0, gt=0)
 
 
-class ServiceConfig(StrictSection):
-    name: str
-    namespace: str
-    team: str
-    channel: str
-    repo: str
-    database: str | None = None
-
-
 class Schedule(StrictSection):
     cron: str | None = None
     every_minutes: float | None = Field(default=None, gt=0)
@@ -194,7 +186,7 @@ class Config(StrictSection):
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
     databases: list[DatabaseConfig] = Field(default_factory=list)
     github: GithubConfig = Field(default_factory=GithubConfig)
-    services: list[ServiceConfig] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
     channels: list[ChannelBinding] = Field(default_factory=list)
     access: AccessConfig = Field(default_factory=AccessConfig)
     checks: dict[str, CheckConfig] = Field(default_factory=dict)

@@ -60,5 +60,5 @@ def configured_sources(config: Config, environ: dict[str, str]) -> Sources:
             CertTarget(name=entry, host=entry.rsplit(":", 1)[0], address=entry)
             for entry in (cert_check.endpoints if cert_check else [])
         ],
-        services=[Service(**service.model_dump()) for service in config.services],
+        services=list(config.services),
     )
