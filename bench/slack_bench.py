@@ -14,6 +14,7 @@ their own, as separate incidents would.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,8 @@ from functools import partial
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+from agents.answer import Answer
+from agents.question import Question
 from bench.report import Figure, percentile
 from bot.slack.deps import SlackDeps
 from bot.slack.render.proposal import APPROVE_ACTION
@@ -29,7 +32,7 @@ from guardrails.policy_config import ChannelBinding
 from guardrails.redaction import Redactor
 from sandbox.slack import SlackDriver, SlackStandIn
 from store import open_store
-from tests.bot.slack.doubles import ScriptedAsker, StoreRemediation
+from tests.bot.slack.doubles import RESTART, ScriptedAsker, StoreRemediation, outage_answer
 
 CHANNEL = "#incident-payments"
 REQUESTER = "requester"
@@ -47,10 +50,25 @@ def _users(count: int) -> list[str]:
     return [f"user{number}" for number in range(count)]
 
 
+def _answers() -> Callable[[Question], Answer]:
+    """The outage answer, each time proposing to restart a deployment of its own.
+
+    The policy allows only a few actions per target an hour, and the bench asks and clicks hundreds
+    of times: with one target, every proposal after the first few would be refused, without buttons.
+    """
+    numbers = itertools.count()
+
+    def answer(question: Question) -> Answer:
+        target = RESTART.target.model_copy(update={"name": f"{RESTART.target.name}-{next(numbers)}"})
+        return outage_answer(question.text, proposals=[RESTART.model_copy(update={"target": target})])
+
+    return answer
+
+
 async def _serve_bot(base_url: str, bot_token: str, app_token: str, data_dir: str) -> None:
     store = await open_store(f"sqlite:///{data_dir}/bench.db")
     deps = SlackDeps(
-        asker=ScriptedAsker(progress=()),
+        asker=ScriptedAsker(_answers(), progress=()),
         remediation=StoreRemediation(store, approvers=[f"U_{user.upper()}" for user in _users(max(CONCURRENCY))]),
         store=store,
         redactor=Redactor(),
