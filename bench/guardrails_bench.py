@@ -21,7 +21,7 @@ from guardrails.redaction import Redactor
 from guardrails.sql_gate import check_sql
 from sandbox.world import bundled_world_names, load_world
 from tests.guardrails.redaction_corpus import PII_TYPES, SECRET_TYPES, corpus_scores, negatives, positives
-from tests.guardrails.test_sql_gate import ALLOWED, REFUSED
+from tests.guardrails.sql_corpus import ALLOWED, REFUSED
 
 SEED = 20261121
 BLOCK_KB = (1, 2, 3, 4)

@@ -2,24 +2,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from guardrails.sql_gate import MAX_SQL_CHARS, SqlRefused, check_sql, gate_sql
-
-CORPUS = Path(__file__).parent / "sql_corpus"
-
-
-def load_corpus(name: str) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = yaml.safe_load((CORPUS / name).read_text(encoding="utf-8"))
-    return entries
-
-
-REFUSED = load_corpus("refused.yaml")
-ALLOWED = load_corpus("allowed.yaml")
+from tests.guardrails.sql_corpus import ALLOWED, REFUSED
 
 
 def test_corpora_are_as_large_as_promised() -> None:
