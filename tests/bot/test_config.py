@@ -16,8 +16,12 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_example_config_is_valid_and_reads_secrets_from_the_environment() -> None:
-    config = load_config(EXAMPLE, environ={"SHOP_DB_DSN": "postgresql://reader@db/shop"})
+    config = load_config(EXAMPLE, environ={"SHOP_DB_DSN": "postgresql://reader@db/shop", "NOTES_TOKEN": "n"})
     assert config.databases[0].dsn == "postgresql://reader@db/shop"
+    assert [(server.name, server.env) for server in config.mcp.external] == [
+        ("grafana", {}),
+        ("notes", {"NOTES_TOKEN": "n"}),
+    ]
     assert config.store_url == "sqlite:////var/lib/whisperer/whisperer.db"
     assert config.models.enabled
     assert [s.name for s in config.services] == ["payment-service", "orders-service"]
