@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from agents.advisor import DEFAULT_TIMEOUT_S, MODEL_SOURCE, Advisor, consult
 from agents.answer import Answer, Owner
 from agents.catalog import Catalog, Service
 from agents.compose import compose
@@ -45,6 +46,7 @@ class Assistant:
         store: Store | None = None,
         time_limits: Mapping[str, float] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        advisor: Advisor | None = None,
     ) -> None:
         self._toolbox = toolbox
         self._catalog = catalog
@@ -55,6 +57,7 @@ class Assistant:
         self._store = store
         self._time_limits = dict(time_limits or {})
         self._clock = clock
+        self._advisor = advisor
 
     def _namespaces(self, question: Question, services_namespaces: list[str], asked: list[str]) -> list[str]:
         if asked or services_namespaces:
@@ -97,6 +100,18 @@ class Assistant:
             failures,
         )
         redacted = await asyncio.to_thread(self.redact, answer)
+        if self._advisor is not None:
+            advised = await consult(
+                self._advisor,
+                question,
+                redacted,
+                targets,
+                actions=self._actions,
+                redactor=self._redactor,
+                store=self._store,
+                timeout_s=self._time_limits.get(MODEL_SOURCE, DEFAULT_TIMEOUT_S),
+            )
+            redacted = await asyncio.to_thread(self.redact, advised)
         await self._audit(question, redacted)
         return redacted
 
