@@ -240,12 +240,17 @@ def _with_failure(answer: Answer, failure: SourceFailure) -> Answer:
 
 def _advised(answer: Answer, explanation: str | None, accepted: Sequence[Proposal], redactor: Redactor) -> Answer:
     lines = [answer.text]
-    if explanation and explanation.strip():
-        lines.append(f"\n{EXPLANATION_LABEL}{_one_line(redactor.redact(explanation).text, EXPLANATION_LIMIT)}")
+    shown = (
+        _one_line(redactor.redact(explanation).text, EXPLANATION_LIMIT) if explanation and explanation.strip() else None
+    )
+    if shown:
+        lines.append(f"\n{EXPLANATION_LABEL}{shown}")
     if accepted:
         lines.append("\n*Suggested by the model* (each needs an approval)")
         lines.extend(f"• {describe_proposal(proposal)}" for proposal in accepted)
-    return answer.model_copy(update={"text": "\n".join(lines), "proposals": [*answer.proposals, *accepted]})
+    return answer.model_copy(
+        update={"text": "\n".join(lines), "explanation": shown, "proposals": [*answer.proposals, *accepted]}
+    )
 
 
 async def consult(

@@ -74,6 +74,7 @@ class Answer(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     facts: list[FactGroup] = Field(default_factory=list)
     root_cause: str | None = None
+    explanation: str | None = Field(default=None, description="a model's explanation, unverified; None without one")
     owner: Owner | None = None
     runbook: RunbookRef | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from agents.advisor import DEFAULT_TIMEOUT_S, MODEL_SOURCE, Advisor, consult
 from agents.answer import Answer, Owner
@@ -25,10 +27,11 @@ from agents.router import first_wave, follow_ups, run_specialists
 from agents.specialists.base import Investigation, Report, Specialist
 from agents.toolbox import Toolbox
 from guardrails.policy_config import ActionRule, ChannelBinding
+from guardrails.proposals import Target
 from guardrails.redaction import Redactor
 from store.base import Store
 from store.models import AuditEvent, AuditKind
-from tools.findings import Finding
+from tools.findings import Finding, Severity
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +102,21 @@ class Assistant:
             proposals,
             failures,
         )
-        redacted = await asyncio.to_thread(self.redact, answer)
+        redacted, redactions = await asyncio.to_thread(self._redacted, answer)
         if self._advisor is not None:
             advised = await consult(
                 self._advisor,
                 question,
                 redacted,
-                targets,
+                _focus_targets(plan.services, correlation.service, findings, targets, self._catalog),
                 actions=self._actions,
                 redactor=self._redactor,
                 store=self._store,
                 timeout_s=self._time_limits.get(MODEL_SOURCE, DEFAULT_TIMEOUT_S),
             )
-            redacted = await asyncio.to_thread(self.redact, advised)
-        await self._audit(question, redacted)
+            redacted, again = await asyncio.to_thread(self._redacted, advised)
+            redactions.update(again)
+        await self._audit(question, redacted, redactions)
         return redacted
 
     def _owner(self, asked: Sequence[Service], correlated: Service | None, findings: Sequence[Finding]) -> Owner | None:
@@ -122,32 +126,41 @@ class Assistant:
 
     def redact(self, answer: Answer) -> Answer:
         """The answer as it may leave the agents: text, findings and tables without PII or secrets."""
-        findings = [
-            finding.model_copy(
-                update={
-                    "summary": self._redactor.redact(finding.summary).text,
-                    "evidence": self._redactor.redact(finding.evidence).text,
-                }
-            )
-            for finding in answer.findings
-        ]
-        tables = [self._redactor.redact_json(table)[0] for table in answer.tables]
-        facts = [
-            group.model_copy(update={"lines": [self._redactor.redact(line).text for line in group.lines]})
-            for group in answer.facts
-        ]
+        return self._redacted(answer)[0]
+
+    def _redacted(self, answer: Answer) -> tuple[Answer, Counter[str]]:
+        """`redact`, with how many values of each kind were replaced (for the audit log)."""
+        counts: Counter[str] = Counter()
+
+        def text(value: str) -> str:
+            result = self._redactor.redact(value)
+            counts.update(result.counts)
+            return result.text
+
+        def table(value: dict[str, Any]) -> Any:
+            redacted, found = self._redactor.redact_json(value)
+            counts.update(found)
+            return redacted
+
         update: dict[str, object] = {
-            "text": self._redactor.redact(answer.text).text,
-            "verdict": self._redactor.redact(answer.verdict).text,
-            "findings": findings,
-            "facts": facts,
-            "tables": tables,
+            "text": text(answer.text),
+            "verdict": text(answer.verdict),
+            "findings": [
+                finding.model_copy(update={"summary": text(finding.summary), "evidence": text(finding.evidence)})
+                for finding in answer.findings
+            ],
+            "facts": [
+                group.model_copy(update={"lines": [text(line) for line in group.lines]}) for group in answer.facts
+            ],
+            "tables": [table(value) for value in answer.tables],
         }
         if answer.root_cause:
-            update["root_cause"] = self._redactor.redact(answer.root_cause).text
-        return answer.model_copy(update=update)
+            update["root_cause"] = text(answer.root_cause)
+        if answer.explanation:
+            update["explanation"] = text(answer.explanation)
+        return answer.model_copy(update=update), counts
 
-    async def _audit(self, question: Question, answer: Answer) -> None:
+    async def _audit(self, question: Question, answer: Answer, redactions: Counter[str]) -> None:
         if self._store is None:
             return
         try:
@@ -162,11 +175,35 @@ class Assistant:
                         "proposals": [p.contract_view() for p in answer.proposals],
                         "refused": answer.refused,
                         "sources_failed": [f.model_dump() for f in answer.sources_failed],
+                        "redactions": dict(redactions),
                     },
                 )
             )
         except Exception:
             log.exception("could not audit a question")
+
+
+def _focus_targets(
+    asked: Sequence[Service],
+    correlated: Service | None,
+    findings: Sequence[Finding],
+    targets: Sequence[Target],
+    catalog: Catalog,
+) -> list[Target]:
+    """The live objects a model may suggest acting on: those of the services this question is about.
+
+    Text planted in a log can name any Deployment; limiting suggestions to the services asked
+    about or found failing keeps an injected "roll back orders-service" from even being offered.
+    """
+    services = {service.name for service in asked}
+    if correlated is not None:
+        services.add(correlated.name)
+    services |= {
+        service.name
+        for finding in findings
+        if finding.severity != Severity.INFO and (service := finding_service(finding, catalog)) is not None
+    }
+    return [target for target in targets if target.name in services]
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

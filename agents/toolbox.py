@@ -77,6 +77,14 @@ def _reason(error: BaseException) -> str:
     return _first_line(str(error)) if str(error).strip() else type(error).__name__
 
 
+def _redaction_counts(structured: Any) -> Mapping[str, int]:
+    """What a tool that redacts its own output (the database server) says it replaced, by kind."""
+    counts = structured.get("redactions") if isinstance(structured, dict) else None
+    if not isinstance(counts, dict):
+        return {}
+    return {str(kind): count for kind, count in counts.items() if isinstance(count, int)}
+
+
 class Toolbox:
     """Opens a session per server on entry and closes them all on exit.
 
@@ -211,6 +219,7 @@ class Toolbox:
         limit = timeout_s or self._timeouts.get(server, self._default_timeout_s)
         started = time.perf_counter()
         error: str | None = None
+        redactions: Mapping[str, int] = {}
         try:
             try:
                 result = await asyncio.wait_for(client.call_tool(tool, dict(arguments)), limit)
@@ -221,6 +230,7 @@ class Toolbox:
             if result.is_error:
                 text = " ".join(getattr(part, "text", "") for part in result.content)
                 raise ToolError(server, _first_line(text))
+            redactions = _redaction_counts(result.structured_content)
             try:
                 return result_type.model_validate(result.structured_content or {})
             except ValidationError as invalid:
@@ -229,7 +239,8 @@ class Toolbox:
             error = failed.message
             raise
         finally:
-            await self._audit(server, tool, arguments, actor, (time.perf_counter() - started) * 1000, error)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            await self._audit(server, tool, arguments, actor, elapsed_ms, error, redactions)
 
     def _client(self, server: str) -> Client:
         if server in self._clients:
@@ -239,7 +250,14 @@ class Toolbox:
         raise ToolError(server, "no such tool server is configured")
 
     async def _audit(
-        self, server: str, tool: str, arguments: Mapping[str, Any], actor: str, elapsed_ms: float, error: str | None
+        self,
+        server: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        actor: str,
+        elapsed_ms: float,
+        error: str | None,
+        redactions: Mapping[str, int],
     ) -> None:
         if self._store is None:
             return
@@ -252,6 +270,8 @@ class Toolbox:
         }
         if error is not None:
             detail["error"] = error
+        if redactions:
+            detail["redactions"] = dict(redactions)
         try:
             await self._store.record_audit(
                 AuditEvent(kind=AuditKind.TOOL_CALL, actor=actor, subject=f"{server}.{tool}", detail=detail)

@@ -49,7 +49,8 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     _p("BEARER_TOKEN", r"(?i)\bbearer\s+(?![a-z_]+=)(?P<secret>[A-Za-z0-9._~+/=-]{12,})", "secret"),
     _p(
         "CONNECTION_PASSWORD",
-        r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:(?P<secret>[^@\s/]+)@",
+        # A placeholder already put there, even HTML-escaped for Slack, is not a password.
+        r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:(?!&lt;[A-Z_]+&gt;@)(?P<secret>[^@\s/]+)@",
         "secret",
         re.IGNORECASE,
     ),

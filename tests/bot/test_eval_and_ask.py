@@ -8,7 +8,9 @@ import subprocess
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
+from agents.question import Question
 from bot.evaluation.runner import evaluate
+from bot.session import command_runtime
 from sandbox.world import BUNDLED_WORLDS
 from tests.bot.test_cli import WHISPERER
 
@@ -77,3 +79,19 @@ def test_interactive_demo_answers_typed_questions_and_approves_by_number() -> No
     assert result.returncode == 0, result.stderr[-2000:]
     assert "proposal 1: 'approve 1'" in result.stdout
     assert "restarted" in result.stdout.lower()
+
+
+async def test_the_audit_log_holds_the_question_its_tool_calls_and_what_was_redacted() -> None:
+    async with command_runtime(None, "payment-outage") as runtime:
+        await runtime.assistant.ask(
+            Question(text="show me failed orders", user="U_ALICE", channel="#incident-payments")
+        )
+        [question] = await runtime.store.list_audit(kind="question")
+        calls = await runtime.store.list_audit(kind="tool_call")
+
+    assert (question.actor, question.subject) == ("U_ALICE", "show me failed orders")
+    assert isinstance(question.detail["redactions"], dict), "what the answer's own redaction replaced, by kind"
+    queries = [call for call in calls if call.subject == "database.run_query"]
+    assert queries and all(call.detail["ok"] and call.detail["duration_ms"] > 0 for call in queries)
+    assert any(call.detail.get("redactions", {}).get("EMAIL_ADDRESS", 0) >= 5 for call in queries)
+    assert "@example.com" not in str([call.detail for call in calls])

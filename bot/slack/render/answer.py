@@ -80,6 +80,13 @@ def _evidence(findings: Sequence[Finding]) -> list[list[Json]]:
     ]
 
 
+def _explanation(answer: Answer) -> list[Json]:
+    """A model's explanation is shown as what it is: unverified prose, escaped like any tool text."""
+    if not answer.explanation:
+        return []
+    return sections(f"🤖 *Model's explanation (unverified):* {escape(answer.explanation)}")
+
+
 def _root_cause(answer: Answer) -> list[Json]:
     return sections(f"*Root cause:* {escape(answer.root_cause)}") if answer.root_cause else []
 
@@ -189,6 +196,7 @@ def render_answer(answer: Answer, notes: Sequence[str] = (), list_proposals: boo
         _verdict(answer),
         [context(*notes)] if notes else [],
         _root_cause(answer),
+        _explanation(answer),
         *_evidence(answer.findings),
         *_facts(answer),
         _timeline(answer),

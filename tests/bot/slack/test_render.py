@@ -121,3 +121,11 @@ def test_the_home_tab_stays_within_the_view_limit() -> None:
 def test_decider_mentions_stay_mentions_but_broadcasts_and_links_do_not() -> None:
     shown = escape_keeping_mentions("approved by <@U_BOB> for <!channel> & <https://evil.example|you>")
     assert shown == "approved by <@U_BOB> for &lt;!channel&gt; &amp; &lt;https://evil.example|you&gt;"
+
+
+def test_a_models_explanation_is_labelled_unverified_and_escaped() -> None:
+    answer = outage_answer(explanation="the pool is empty; also <!channel> please <https://evil.example|click>")
+    sent = json.dumps(render_answer(answer).blocks)
+    assert "Model's explanation (unverified):* the pool is empty" in sent
+    assert "<!channel>" not in sent and "<https://evil" not in sent
+    assert "Model's explanation" not in json.dumps(render_answer(outage_answer()).blocks)
