@@ -75,12 +75,13 @@ async def _show(deps: SlackDeps, client: AsyncWebClient, click: Click, status: l
 
 
 async def _refused(deps: SlackDeps, client: AsyncWebClient, click: Click, decision: Decision, verb: str) -> None:
-    reason = escape_keeping_mentions(decision.message)
+    # Policy names people by user id; in the thread they read better as mentions.
+    reason = re.sub(rf"\b{re.escape(click.user)}\b", f"<@{click.user}>", escape_keeping_mentions(decision.message))
     if decision.proposal is None or decision.state is None:
         await _reply(client, click, f"<@{click.user}>: I no longer know this proposal; nothing was done.")
         await _show(deps, client, click, ["This proposal is no longer known to the bot."], buttons=False)
     elif decision.state == ProposalState.PENDING:
-        await _reply(client, click, f"<@{click.user}> is not allowed to {verb} this: {reason}")
+        await _reply(client, click, f"Not {verb}d, nothing was done: {reason}")
     else:
         await _reply(
             client,

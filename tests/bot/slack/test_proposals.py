@@ -78,9 +78,9 @@ async def test_reject_updates_the_message_and_runs_nothing(bot: Bot) -> None:
     [
         (
             "alice",
-            "<@U_ALICE> is not allowed to approve this: U_ALICE cannot approve their own request (two-person rule)",
+            "Not approved, nothing was done: <@U_ALICE> cannot approve their own request (two-person rule)",
         ),
-        ("dave", "<@U_DAVE> is not allowed to approve this: U_DAVE is not allowed to approve restart_deployment"),
+        ("dave", "Not approved, nothing was done: <@U_DAVE> is not allowed to approve restart_deployment"),
     ],
 )
 async def test_a_refused_approval_keeps_the_buttons_and_says_why(bot: Bot, clicker: str, expected: str) -> None:
