@@ -47,7 +47,13 @@ def _subject(plan: Plan) -> str:
     return "everything I can see"
 
 
-def _verdict(plan: Plan, reports: Sequence[Report], findings: Sequence[Finding], proposals: Sequence[Proposal]) -> str:
+def _verdict(
+    plan: Plan,
+    reports: Sequence[Report],
+    findings: Sequence[Finding],
+    proposals: Sequence[Proposal],
+    failures: Sequence[SourceFailure],
+) -> str:
     refused = next((r.refused for r in reports if r.refused), None)
     if refused:
         return f"Refused: {refused}"
@@ -62,7 +68,12 @@ def _verdict(plan: Plan, reports: Sequence[Report], findings: Sequence[Finding],
         return f"I cannot propose that: no Deployment named {names} was found, or the action is not in the catalog."
     if plan.wants(Intent.DATA):
         facts = [fact for report in reports if report.specialist == "database" for fact in report.facts]
-        return facts[0] if facts else "The database returned nothing for that."
+        if facts:
+            return facts[0]
+        failed = next((f for f in failures if f.source == "database"), None)
+        return (
+            f"I could not query the database: {failed.error}" if failed else "The database returned nothing for that."
+        )
     headline = next((r.headline for r in reports if r.headline), None)
     if headline and plan.wants(Intent.STATUS) and not plan.wants(Intent.DIAGNOSE):
         return headline
@@ -119,7 +130,7 @@ def compose(
     proposals: Sequence[Proposal],
     failures: Sequence[SourceFailure],
 ) -> Answer:
-    verdict = _verdict(plan, reports, findings, proposals)
+    verdict = _verdict(plan, reports, findings, proposals, failures)
     refused = next((r.refused for r in reports if r.refused), None)
     lines = [f"*{verdict}*"]
     if plan.truncated:
