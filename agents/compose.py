@@ -75,7 +75,7 @@ def _verdict(
             f"I could not query the database: {failed.error}" if failed else "The database returned nothing for that."
         )
     headline = next((r.headline for r in reports if r.headline), None)
-    if headline and plan.wants(Intent.STATUS) and not plan.wants(Intent.DIAGNOSE):
+    if headline and plan.wants(Intent.STATUS, Intent.CHANGES) and not plan.wants(Intent.DIAGNOSE):
         return headline
     if problems:
         top = sorted(problems, key=lambda f: (f.severity.rank, _SYMPTOM_ORDER.get(f.reason, 9)))[0]

@@ -6,11 +6,14 @@ import asyncio
 
 from agents.catalog import Service
 from agents.correlation import ChangeEvent
+from agents.intents import Intent
 from agents.patch_patterns import find_patterns
 from agents.specialists.base import Investigation, Report
 from tools.changes.models import ChangeList, DeployChange, PullRequestChange
 
 SERVER = "changes"
+LOOKBACK_HOURS = 72
+MAX_CHANGES_LISTED = 10
 
 
 def _service_of(repo: str, services: list[Service]) -> str | None:
@@ -44,7 +47,10 @@ async def changes_specialist(inv: Investigation) -> Report:
     if not repos:
         return report
     listings = await asyncio.gather(
-        *(inv.toolbox.call(SERVER, "recent_changes", {"repo": repo}, ChangeList) for repo in repos)
+        *(
+            inv.toolbox.call(SERVER, "recent_changes", {"repo": repo, "since_hours": LOOKBACK_HOURS}, ChangeList)
+            for repo in repos
+        )
     )
     all_services = inv.catalog.services
     for listing in listings:
@@ -62,4 +68,27 @@ async def changes_specialist(inv: Investigation) -> Report:
             for deploy in listing.deploys
             if (deploy.repo, deploy.pull_request) not in linked or deploy.pull_request is None
         )
+    if inv.plan.wants(Intent.CHANGES):
+        _list_changes(report, ", ".join(service.name for service in inv.focus()) or "any service")
     return report
+
+
+def _list_changes(report: Report, about: str) -> None:
+    """For "what changed?": every change in the window, newest first, and a one-line overview."""
+    recent = sorted(report.changes, key=lambda change: change.at, reverse=True)
+    report.facts.extend(_change_line(change) for change in recent[:MAX_CHANGES_LISTED])
+    if not recent:
+        report.headline = f"No merged pull requests or deploys for {about} in the last {LOOKBACK_HOURS} h."
+        return
+    latest = recent[0]
+    report.headline = (
+        f"{len(recent)} change{'s' if len(recent) != 1 else ''} for {about} in the last {LOOKBACK_HOURS} h; "
+        f"latest: {latest.label} {latest.title} ({latest.at:%Y-%m-%d %H:%M} UTC)"
+    )
+
+
+def _change_line(change: ChangeEvent) -> str:
+    when = f"{change.at:%Y-%m-%d %H:%M} UTC"
+    deployed = f", deployed {change.deployed_at:%H:%M}" if change.deployed_at else ""
+    files = f" — {', '.join(change.files[:4])}" if change.files else ""
+    return f"{when}: {change.label} {change.title} ({change.repo}{deployed}){files}"
