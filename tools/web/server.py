@@ -50,6 +50,10 @@ INSTRUCTIONS = (
 )
 
 
+# A browser that started recently still starts: its health is not re-checked more often than this.
+HEALTHY_FOR_S = 300.0
+
+
 def build_server(chromium_path: str = DEFAULT_CHROMIUM) -> MCPServer:
     """An MCP server named "web" that renders pages with the chromium at `chromium_path`."""
     server = MCPServer("web", instructions=INSTRUCTIONS)
@@ -65,9 +69,14 @@ def build_server(chromium_path: str = DEFAULT_CHROMIUM) -> MCPServer:
         except PlaywrightError as error:
             raise ToolFailure(f"cannot start chromium at {chromium_path}: {_first_line(error)}") from None
 
+    healthy: list[tuple[float, Health]] = []
+
     @server.tool(description="Whether chromium is installed and starts, and which version it is.")
     @one_line_errors
     async def health() -> Health:
+        # Starting a browser costs about a second of CPU; App Home asks on every visit.
+        if healthy and time.monotonic() - healthy[0][0] < HEALTHY_FOR_S:
+            return healthy[0][1]
         started = time.perf_counter()
         try:
             async with async_playwright() as playwright:
@@ -76,12 +85,14 @@ def build_server(chromium_path: str = DEFAULT_CHROMIUM) -> MCPServer:
                 await browser.close()
         except ToolFailure as failure:
             return Health(source="web", ok=False, detail=str(failure))
-        return Health(
+        good = Health(
             source="web",
             ok=True,
             detail=f"chromium {version} at {chromium_path}",
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
         )
+        healthy[:] = [(time.monotonic(), good)]
+        return good
 
     @server.tool(
         description=(
