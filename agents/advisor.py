@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +48,10 @@ FIELD_LIMIT = 60
 ERROR_LIMIT = 200
 
 
+class ModelSkipped(Exception):
+    """The model layer stepped aside on purpose (its budget is spent); str() is the note shown as it is."""
+
+
 class AdvisorContext(BaseModel):
     """Everything a model may read: the question and the answer's evidence, all redacted."""
 
@@ -57,6 +62,9 @@ class AdvisorContext(BaseModel):
     facts: list[str] = Field(default_factory=list)
     tables: list[dict[str, Any]] = Field(default_factory=list, description="query results as shown")
     root_cause: str | None = None
+    understood: bool = Field(
+        default=True, description="False when the deterministic planner did not recognise what is asked"
+    )
 
 
 class SuggestedAction(BaseModel):
@@ -206,7 +214,7 @@ def vet_suggestions(
     return accepted, dropped
 
 
-def advisor_context(answer: Answer, redactor: Redactor) -> AdvisorContext:
+def advisor_context(answer: Answer, redactor: Redactor, *, understood: bool = True) -> AdvisorContext:
     """The model's reading from a redacted answer; the parts `Assistant.redact` leaves alone are redacted here."""
     findings = [
         finding.model_copy(update={"details": redactor.redact_json(finding.details)[0]}) for finding in answer.findings
@@ -217,10 +225,13 @@ def advisor_context(answer: Answer, redactor: Redactor) -> AdvisorContext:
         facts=[line for group in answer.facts for line in group.lines],
         tables=list(answer.tables),
         root_cause=answer.root_cause,
+        understood=understood,
     )
 
 
 def _failure(error: Exception, timeout_s: float) -> SourceFailure:
+    if isinstance(error, ModelSkipped):
+        return SourceFailure(source=MODEL_SOURCE, error=str(error))
     if isinstance(error, TimeoutError):
         return SourceFailure(source=MODEL_SOURCE, error=f"no answer within {timeout_s:g} s")
     detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
@@ -238,12 +249,15 @@ def _with_failure(answer: Answer, failure: SourceFailure) -> Answer:
     )
 
 
-def _advised(answer: Answer, explanation: str | None, accepted: Sequence[Proposal], redactor: Redactor) -> Answer:
-    lines = [answer.text]
+def _advised(
+    answer: Answer, explanation: str | None, accepted: Sequence[Proposal], redactor: Redactor, *, leads: bool
+) -> Answer:
+    """`leads`: the model answers a question the deterministic planner did not understand, so its words come first."""
     shown = (
         _one_line(redactor.redact(explanation).text, EXPLANATION_LIMIT) if explanation and explanation.strip() else None
     )
-    if shown:
+    lines = [f"{EXPLANATION_LABEL}{shown}\n", answer.text] if shown and leads else [answer.text]
+    if shown and not leads:
         lines.append(f"\n{EXPLANATION_LABEL}{shown}")
     if accepted:
         lines.append("\n*Suggested by the model* (each needs an approval)")
@@ -263,8 +277,12 @@ async def consult(
     redactor: Redactor,
     store: Store | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    understood: bool = True,
 ) -> Answer:
     """`answer` (already redacted) with the model's explanation and vetted suggestions added.
+
+    `understood=False` (the deterministic planner did not recognise the question) puts the
+    model's explanation first: it is then the answer, and the deterministic findings its evidence.
 
     A failing or silent model is a named source failure and the answer stands without it. The
     caller redacts the result once more before it leaves: the model wrote part of it. A refused
@@ -272,7 +290,7 @@ async def consult(
     """
     if answer.refused:
         return answer
-    context = await asyncio.to_thread(advisor_context, answer, redactor)
+    context = await asyncio.to_thread(partial(advisor_context, understood=understood), answer, redactor)
     try:
         advice = await asyncio.wait_for(advisor.advise(context), timeout_s)
     except Exception as error:
@@ -286,7 +304,9 @@ async def consult(
         vet_suggestions, advice.suggestions, actions, targets, answer.proposals, redact=redact
     )
     await _audit(store, question, accepted, dropped)
-    return await asyncio.to_thread(_advised, answer, advice.explanation, accepted, redactor)
+    return await asyncio.to_thread(
+        partial(_advised, leads=not understood), answer, advice.explanation, accepted, redactor
+    )
 
 
 async def _audit(store: Store | None, question: Question, accepted: Sequence[Proposal], dropped: Sequence[str]) -> None:

@@ -113,6 +113,7 @@ class Assistant:
                 redactor=self._redactor,
                 store=self._store,
                 timeout_s=self._time_limits.get(MODEL_SOURCE, DEFAULT_TIMEOUT_S),
+                understood=plan.understood,
             )
             redacted, again = await asyncio.to_thread(self._redacted, advised)
             redactions.update(again)

@@ -67,6 +67,12 @@ _INFRA_NOUNS = re.compile(
     r"certificates?|certs?|metrics?|targets?|changes?|deploys?|pull requests?|prs?|incidents?|replicas?)\b",
     re.I,
 )
+# Rankings, summaries and time ranges: the rules route these somewhere, but cannot answer them.
+_OPEN_ENDED = re.compile(
+    r"\b(most|least|fewest|busiest|worst|top \d+|summar(?:ise|ize|y)|compare|trends?|yesterday|"
+    r"(?:this|last|past) (?:week|month))\b",
+    re.I,
+)
 _NAMESPACE = re.compile(r"\b(?:in|namespace|ns)\s+(?:the\s+)?(?:namespace\s+)?([a-z0-9][a-z0-9-]{0,62})\b", re.I)
 _HOST = re.compile(r"\b((?:[a-z0-9-]+\.)+[a-z]{2,})(?::\d+)?\b", re.I)
 
@@ -87,6 +93,10 @@ class Plan(BaseModel):
     sql: str | None = None
     data_request: str | None = Field(default=None, description="the noun phrase of a data question")
     runbook_query: str | None = None
+
+    understood: bool = Field(
+        default=True, description="False when no rule recognised the question or it asks what rules cannot answer"
+    )
 
     def wants(self, *intents: Intent) -> bool:
         return any(intent in self.intents for intent in intents)
@@ -117,6 +127,7 @@ def plan_question(text: str, catalog: Catalog, known_namespaces: list[str], cont
     replicas_match = _REPLICAS.search(text) if action == "scale_deployment" else None
     data_request = None
     runbook_query = None
+    understood = True
     if sql:
         intents.add(Intent.DATA)
     elif action:
@@ -138,6 +149,7 @@ def plan_question(text: str, catalog: Catalog, known_namespaces: list[str], cont
                 intents.add(Intent.RESOURCES)
             if _CHANGES.search(text):
                 intents.add(Intent.CHANGES)
+            understood = bool(intents) or bool(_STATUS.search(text))
             if _STATUS.search(text) or not intents:
                 intents.add(Intent.STATUS)
     services = catalog.mentioned(text) or (catalog.mentioned(context) if context else [])
@@ -158,4 +170,5 @@ def plan_question(text: str, catalog: Catalog, known_namespaces: list[str], cont
         sql=sql,
         data_request=data_request,
         runbook_query=runbook_query,
+        understood=understood and not (sql is None and action is None and _OPEN_ENDED.search(text)),
     )

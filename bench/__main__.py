@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bench import answer_bench, cert_bench, guardrails_bench, mcp_bench, sandbox_bench, slack_bench
+from bench import answer_bench, cert_bench, guardrails_bench, mcp_bench, model_bench, sandbox_bench, slack_bench
 from bench.report import Figure, print_table, write_results
 
 
@@ -17,6 +17,7 @@ async def collect() -> list[Figure]:
         *await answer_bench.run(),
         *await mcp_bench.run(),
         *await guardrails_bench.run(),
+        *await model_bench.run(),
     ]
 
 

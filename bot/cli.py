@@ -56,13 +56,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _serve_slack(config: Config, bot_token: str, app_token: str) -> None:
-    """Serve until SIGINT or SIGTERM; in-flight answers get the handler's clean disconnect."""
+    """Serve until SIGINT or SIGTERM, running the scheduled checks; in-flight answers and check runs finish."""
     import os
     import signal
 
     from bot.runtime import open_runtime
     from bot.slack.socket import serve
-    from bot.slack_wiring import approver_groups, slack_deps
+    from bot.slack_wiring import approver_groups, scheduled_digests, slack_deps
     from bot.sources import configured_sources
 
     stop = asyncio.Event()
@@ -70,7 +70,10 @@ async def _serve_slack(config: Config, bot_token: str, app_token: str) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     groups = approver_groups(config, bot_token, config.slack.base_url)
-    async with open_runtime(config, configured_sources(config, dict(os.environ)), groups=groups) as runtime:
+    async with (
+        open_runtime(config, configured_sources(config, dict(os.environ)), groups=groups) as runtime,
+        scheduled_digests(runtime, bot_token, config.slack.base_url),
+    ):
         await serve(slack_deps(runtime, bot_token, config.slack.base_url), app_token, stop)
 
 
@@ -137,14 +140,20 @@ def _cmd_redact(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from bot.check_once import CheckUnavailableError, run_check_once
-    from bot.config import ConfigError, load_config
-    from sandbox.world import WorldError, load_world
+    from bot.config import ConfigError
+    from bot.session import command_runtime
+    from sandbox.world import WorldError
+    from scheduled_checks.registry import UnknownCheckError, get_check
+    from store import StoreError
+
+    async def run() -> str:
+        async with command_runtime(args.config, args.world) as runtime:
+            return await run_check_once(args.name, runtime.toolbox)
 
     try:
-        world = load_world(args.world) if args.world else None
-        config = load_config(args.config, overlay=world.meta.config if world else None)
-        print(asyncio.run(run_check_once(args.name, config, world)))
-    except (WorldError, ConfigError, CheckUnavailableError) as exc:
+        get_check(args.name)
+        print(asyncio.run(run()))
+    except (UnknownCheckError, WorldError, ConfigError, StoreError, CheckUnavailableError) as exc:
         raise CliError(f"whisperer check: {exc}") from exc
     return EXIT_OK
 
@@ -204,7 +213,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 def _cmd_mcp_serve(args: argparse.Namespace) -> int:
     from bot.config import ConfigError
-    from bot.runtime import read_servers
+    from bot.runtime import CERT_EXPIRY, read_servers
     from bot.session import command_sources
     from guardrails.redaction import Redactor
     from sandbox.world import WorldError
@@ -216,7 +225,7 @@ def _cmd_mcp_serve(args: argparse.Namespace) -> int:
             store = await open_store(store_url)
             try:
                 redactor = Redactor(allow_list=config.redaction.allow_list)
-                servers = read_servers(sources, store, redactor, config.web.chromium)
+                servers = read_servers(sources, store, redactor, config.web.chromium, config.checks.get(CERT_EXPIRY))
                 if args.name not in servers:
                     available = ", ".join(sorted(servers)) or "none configured"
                     raise CliError(f"whisperer mcp serve: no server {args.name!r} here (available: {available})")

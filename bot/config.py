@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -20,6 +21,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from agents.catalog import Service
 from guardrails.policy_config import AccessConfig, ChannelBinding, PolicyConfig, StrictSection
 from guardrails.secret_patterns import scrub_secrets
+from scheduled_checks import CHECK_NAMES, unknown_check
 
 CONFIG_ENV = "WHISPERER_CONFIG"
 DEFAULT_CONFIG = Path("whisperer.yaml")
@@ -114,9 +116,16 @@ class Schedule(StrictSection):
     def _one_kind(self) -> Schedule:
         if (self.cron is None) == (self.every_minutes is None):
             raise ValueError("give exactly one of 'cron' or 'every_minutes'")
+        _validate_timezone(self.timezone)
         if self.cron is not None:
             _validate_cron(self.cron, self.timezone)
         return self
+
+    def describe(self) -> str:
+        """The schedule as a person reads it, e.g. 'cron 0 8 * * 1-5 (Europe/Berlin)' or 'every 30 min'."""
+        if self.cron is not None:
+            return f"cron {self.cron} ({self.timezone})"
+        return f"every {self.every_minutes:g} min"
 
 
 class CheckConfig(StrictSection):
@@ -127,6 +136,12 @@ class CheckConfig(StrictSection):
     critical_days: float = Field(default=3, gt=0)
     endpoints: list[str] = Field(default_factory=list, description="host:port entries to probe")
     remind_after_hours: float = Field(default=24, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered_thresholds(self) -> CheckConfig:
+        if self.critical_days > self.warn_days:
+            raise ValueError(f"critical_days ({self.critical_days:g}) must not exceed warn_days ({self.warn_days:g})")
+        return self
 
 
 class RedactionConfig(StrictSection):
@@ -201,9 +216,24 @@ class Config(StrictSection):
     def _expand(cls, value: Path) -> Path:
         return value.expanduser().absolute()
 
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, checks: dict[str, CheckConfig]) -> dict[str, CheckConfig]:
+        unknown = sorted(set(checks) - set(CHECK_NAMES))
+        if unknown:
+            raise ValueError(unknown_check(unknown[0]))
+        return checks
+
     @property
     def store_url(self) -> str:
         return self.store.url or f"sqlite:///{self.data_dir / 'whisperer.db'}"
+
+
+def _validate_timezone(timezone: str) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"unknown time zone {timezone!r} (use an IANA name such as Europe/Berlin)") from None
 
 
 def _validate_cron(expression: str, timezone: str) -> None:

@@ -19,8 +19,11 @@ from pathlib import Path
 from mcp.client.stdio import StdioServerParameters
 from mcp.server.mcpserver import MCPServer
 
+from agents.advisor import MODEL_SOURCE, Advisor
 from agents.assistant import Assistant
 from agents.catalog import Catalog
+from agents.llm.planner import build_advisor
+from agents.llm.settings import ModelSettings
 from agents.remediation.executor import McpExecutor
 from agents.remediation.service import GroupResolver, RemediationService
 from agents.remediation.verifier import RolloutVerifier
@@ -31,7 +34,7 @@ from agents.specialists.kubernetes import kubernetes_specialist
 from agents.specialists.metrics import metrics_specialist
 from agents.specialists.runbooks import runbooks_specialist
 from agents.toolbox import ClientTarget, Toolbox
-from bot.config import DEFAULT_CHROMIUM, Config, ExternalMcpServer
+from bot.config import DEFAULT_CHROMIUM, CheckConfig, Config, ExternalMcpServer
 from bot.sources import Sources
 from guardrails.policy import Policy
 from guardrails.redaction import Redactor
@@ -51,6 +54,8 @@ from tools.kubernetes.server import build_server as kubernetes_server
 from tools.metrics.client import PrometheusBackend
 from tools.metrics.server import build_server as metrics_server
 from tools.web.server import build_server as web_server
+
+CERT_EXPIRY = "cert-expiry"
 
 
 @dataclass
@@ -73,9 +78,17 @@ def _kube_backend(sources: Sources, *, write: bool = False) -> KubeBackend | Non
 
 
 def read_servers(
-    sources: Sources, store: Store, redactor: Redactor, chromium: Path = DEFAULT_CHROMIUM
+    sources: Sources,
+    store: Store,
+    redactor: Redactor,
+    chromium: Path = DEFAULT_CHROMIUM,
+    cert_check: CheckConfig | None = None,
 ) -> dict[str, MCPServer]:
-    """Our model-visible servers: read-only ones only; `web` only where its browser is installed."""
+    """Our model-visible servers: read-only ones only; `web` only where its browser is installed.
+
+    `cert_check` (the config's `checks.cert-expiry`) sets the expiry thresholds, so the scheduled
+    check and a question in a thread call a certificate "expiring" at the same point.
+    """
     servers: dict[str, MCPServer] = {}
     kube = _kube_backend(sources)
     if kube is not None:
@@ -105,13 +118,17 @@ def read_servers(
     if sources.cert_targets or kube is not None:
         servers["certificates"] = certificates_server(
             sources.cert_targets,
-            CertCheckSettings(ca_file=sources.ca_file),
+            _cert_settings(cert_check or CheckConfig(), sources.ca_file),
             nameserver_resolver(sources.dns_nameserver),
             kube_cluster_objects(kube) if kube is not None else None,
         )
     if shutil.which(str(chromium)) is not None:
         servers["web"] = web_server(str(chromium))
     return servers
+
+
+def _cert_settings(check: CheckConfig, ca_file: Path | None) -> CertCheckSettings:
+    return CertCheckSettings(warn_days=check.warn_days, critical_days=check.critical_days, ca_file=ca_file)
 
 
 def external_servers(servers: Sequence[ExternalMcpServer]) -> dict[str, ClientTarget]:
@@ -132,9 +149,18 @@ def external_servers(servers: Sequence[ExternalMcpServer]) -> dict[str, ClientTa
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    config: Config, sources: Sources, *, store_url: str | None = None, groups: GroupResolver | None = None
+    config: Config,
+    sources: Sources,
+    *,
+    store_url: str | None = None,
+    groups: GroupResolver | None = None,
+    advisor: Advisor | None = None,
 ) -> AsyncIterator[Runtime]:
-    """`groups` resolves a Slack user's approver groups; without it (no Slack) only listed approvers count."""
+    """`groups` resolves a Slack user's approver groups; without it (no Slack) only listed approvers count.
+
+    `advisor` puts a model behind the assistant's seam; without one, the configured models (if
+    any) are used, and with none the answers stay deterministic and LiteLLM is never imported.
+    """
     redactor = Redactor(
         allow_list=config.redaction.allow_list, name_columns=config.redaction.name_columns, ner=config.redaction.ner
     )
@@ -142,13 +168,18 @@ async def open_runtime(
     try:
         catalog = Catalog(sources.services)
         readers = {
-            **read_servers(sources, store, redactor, config.web.chromium),
+            **read_servers(sources, store, redactor, config.web.chromium, config.checks.get(CERT_EXPIRY)),
             **external_servers(config.mcp.external),
         }
         async with Toolbox(readers, store=store) as toolbox:
             write_backend = _kube_backend(sources, write=True)
             write_servers = {"kubernetes-actions": build_actions_server(write_backend)} if write_backend else {}
             async with Toolbox(write_servers, store=store) as writes:
+                limits: dict[str, float] = {}
+                if advisor is None and config.models.enabled:
+                    settings = ModelSettings.model_validate(config.models.model_dump())
+                    llm = build_advisor(settings, redactor, store, toolbox)
+                    advisor, limits = llm, {MODEL_SOURCE: llm.time_limit_s}
                 assistant = Assistant(
                     toolbox,
                     catalog,
@@ -164,6 +195,8 @@ async def open_runtime(
                     redactor=redactor,
                     channels=config.channels,
                     store=store,
+                    advisor=advisor,
+                    time_limits=limits,
                 )
                 policy = Policy(config.policy, config.access, config.channels)
                 executor, verifier = McpExecutor(writes), RolloutVerifier(toolbox)

@@ -1,13 +1,20 @@
-"""The Slack surface wired to a runtime: the one place `run` and `demo` build `SlackDeps`."""
+"""The Slack surface wired to a runtime: the one place `run` and `demo` build `SlackDeps` and digests."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from slack_sdk.web.async_client import AsyncWebClient
 
+from agents.catalog import Catalog
 from bot.config import Config
+from bot.digests import DigestPoster, digest_schedule, schedules
 from bot.runtime import Runtime
 from bot.slack.deps import SLACK_API, SlackDeps
+from bot.slack.redacting_client import redacting_client
 from bot.slack.usergroups import ApproverGroups
+from scheduled_checks.scheduler import CheckScheduler
 
 
 def approver_groups(config: Config, bot_token: str, base_url: str = SLACK_API) -> ApproverGroups:
@@ -28,4 +35,26 @@ def slack_deps(
         channels=runtime.config.channels,
         health=runtime.toolbox.health,
         live_update_interval=live_update_interval,
+        checks=schedules(runtime.config),
+        model_daily_usd=runtime.config.models.budget.daily_usd if runtime.config.models.enabled else None,
     )
+
+
+@contextlib.asynccontextmanager
+async def scheduled_digests(
+    runtime: Runtime, bot_token: str, base_url: str = SLACK_API
+) -> AsyncIterator[CheckScheduler]:
+    """The configured checks posting digests through their own redacting client while the block runs."""
+    client = redacting_client(bot_token, base_url, runtime.redactor)
+    poster = DigestPoster(
+        toolbox=runtime.toolbox,
+        store=runtime.store,
+        catalog=Catalog(runtime.sources.services),
+        config=runtime.config,
+        client=client,
+    )
+    try:
+        async with digest_schedule(poster, runtime.store, runtime.config) as scheduler:
+            yield scheduler
+    finally:
+        await client.close()

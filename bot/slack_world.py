@@ -14,9 +14,10 @@ from bot.runtime import Runtime, open_runtime
 from bot.session import command_sources
 from bot.slack.app import build_app
 from bot.slack.socket import connect, disconnect
-from bot.slack_wiring import approver_groups, slack_deps
+from bot.slack_wiring import approver_groups, scheduled_digests, slack_deps
 from sandbox.slack import SlackStandIn
 from sandbox.world import World, load_world
+from scheduled_checks.scheduler import CheckScheduler
 
 FALLBACK_CHANNEL = "#general"
 # Fast enough that a transcript shows the live progress edits without flooding the stand-in.
@@ -28,6 +29,8 @@ class SlackWorld:
     world: World
     runtime: Runtime
     slack: SlackStandIn
+    scheduler: CheckScheduler
+    """the world config's checks on their schedules; `run_now` plays one run as the schedule would"""
 
     @property
     def default_channel(self) -> str:
@@ -46,11 +49,15 @@ async def slack_world(config_file: str | None, world_name: str) -> AsyncIterator
             config, sources, store_url=store_url, groups=approver_groups(config, slack.bot_token, slack.base_url)
         ) as runtime,
     ):
-        for binding in runtime.config.channels:
-            slack.workspace.ensure_channel(binding.channel)
+        # The bot has been invited to the bound channels and to every team's channel of the catalog.
+        for channel in {binding.channel for binding in runtime.config.channels} | {
+            service.channel for service in runtime.sources.services
+        }:
+            slack.workspace.ensure_channel(channel)
         deps = slack_deps(runtime, slack.bot_token, slack.base_url, DEMO_UPDATE_INTERVAL_S)
         handler = await connect(build_app(deps), slack.app_token)
         try:
-            yield SlackWorld(world, runtime, slack)
+            async with scheduled_digests(runtime, slack.bot_token, slack.base_url) as scheduler:
+                yield SlackWorld(world, runtime, slack, scheduler)
         finally:
             await disconnect(handler)

@@ -17,7 +17,7 @@ EVAL_USER = "U_ALICE"
 
 async def play_direct(runtime: Runtime, world: World, case: Case, default_channel: str) -> CaseOutcome:
     if case.check is not None:
-        return CaseOutcome(texts=[await run_check_once(case.check, runtime.config, world)])
+        return CaseOutcome(texts=[await run_check_once(case.check, runtime.toolbox)])
     assert case.ask is not None
     user = case.user or EVAL_USER
     channel = case.channel or default_channel

@@ -18,7 +18,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.slack import errors
 from bot.slack.dedupe import once_per_event
 from bot.slack.deps import SlackDeps
-from bot.slack.listeners import actions, commands, events, home
+from bot.slack.listeners import actions, commands, digest_actions, events, home
 from bot.slack.redacting_client import RedactingWebClient, redacting_client
 
 __all__ = ["SlackDeps", "build_app"]
@@ -45,5 +45,6 @@ def build_app(deps: SlackDeps) -> AsyncApp:
     commands.register(app, deps)
     events.register(app, deps)
     home.register(app, deps)
-    actions.register(app, deps)
+    digest_actions.register(app, deps)
+    actions.register(app, deps)  # last: it ends with the catch-all for buttons nobody else handles
     return app

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from bot.slack.ports import Asker, Remediation
 from guardrails.policy_config import ChannelBinding
 from guardrails.redaction import Redactor
+from scheduled_checks.models import CheckSchedule
 from store import Store
 from tools.health import Health
 
@@ -39,3 +40,7 @@ class SlackDeps:
     # Seconds between two edits of a live answer: a burst of progress becomes one chat.update.
     live_update_interval: float = 1.0
     max_question_chars: int = 2000
+    # The configured scheduled checks, for `/whisper checks`.
+    checks: Sequence[CheckSchedule] = ()
+    # The configured daily model budget, for `/whisper cost`; None when no model is configured.
+    model_daily_usd: float | None = None

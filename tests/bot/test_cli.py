@@ -139,7 +139,9 @@ def test_check_on_a_healthy_world_reports_nothing_wrong() -> None:
 def test_unknown_check_is_one_line_exit_2() -> None:
     result = whisperer("check", "no-such-check", "--once")
     assert result.returncode == 2
-    assert result.stderr.strip() == "whisperer check: unknown check 'no-such-check' (available: cert-expiry)"
+    assert result.stderr.strip() == (
+        "whisperer check: unknown check 'no-such-check' (available: alerts-digest, cert-expiry, workload-health)"
+    )
 
 
 async def test_run_serves_slack_until_sigterm_then_exits_0(tmp_path: Path) -> None:

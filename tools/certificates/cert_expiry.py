@@ -120,7 +120,7 @@ async def run_cert_expiry(
         async with semaphore:
             return await work
 
-    all_targets = [*targets, *ingress_targets(cluster_objects, targets)]
+    all_targets = [*with_ingresses(targets, cluster_objects), *ingress_targets(cluster_objects, targets)]
     probes = await asyncio.gather(*(limited(prober.probe(target)) for target in all_targets))
     served = {probe.certificate.sha256 for probe in probes if probe.certificate is not None}
     secrets = [
@@ -157,19 +157,37 @@ def ingress_targets(objects: Sequence[Mapping[str, Any]], existing: Sequence[Cer
     """
     seen = {target.host.lower() for target in existing}
     found: list[CertTarget] = []
+    for ingress, host, secret in _ingress_hosts(objects):
+        if host.startswith("*") or host.lower() in seen:
+            continue
+        seen.add(host.lower())
+        where = _ref(ingress.namespace, ingress.name)
+        origin = f"Ingress {where}" + (f", Secret {secret}" if secret else "")
+        found.append(CertTarget(name=host, host=host, address=f"{host}:443", origin=origin, ingress=ingress))
+    return found
+
+
+def with_ingresses(targets: Sequence[CertTarget], objects: Sequence[Mapping[str, Any]]) -> list[CertTarget]:
+    """Configured targets with the Ingress that routes their host, so a finding reaches the team owning it."""
+    routes = {host.lower(): ingress for ingress, host, _ in _ingress_hosts(objects)}
+    return [
+        target.model_copy(update={"ingress": routes[target.host.lower()]})
+        if target.ingress is None and target.host.lower() in routes
+        else target
+        for target in targets
+    ]
+
+
+def _ingress_hosts(objects: Sequence[Mapping[str, Any]]) -> list[tuple[ObjectRef, str, str | None]]:
+    """(Ingress, TLS host, Secret name) for every host an Ingress terminates TLS for."""
+    found: list[tuple[ObjectRef, str, str | None]] = []
     for obj in objects:
         if obj.get("kind") != "Ingress":
             continue
         metadata = obj.get("metadata") or {}
-        where = _ref(metadata.get("namespace"), metadata.get("name", "?"))
+        ingress = ObjectRef(kind="Ingress", name=metadata.get("name", "?"), namespace=metadata.get("namespace"))
         for tls in (obj.get("spec") or {}).get("tls") or []:
-            secret = tls.get("secretName")
-            for host in tls.get("hosts") or []:
-                if host.startswith("*") or host.lower() in seen:
-                    continue
-                seen.add(host.lower())
-                origin = f"Ingress {where}" + (f", Secret {secret}" if secret else "")
-                found.append(CertTarget(name=host, host=host, address=f"{host}:443", origin=origin))
+            found.extend((ingress, host, tls.get("secretName")) for host in tls.get("hosts") or [])
     return found
 
 
@@ -198,13 +216,15 @@ class _Subject:
     label: str
     ref: ObjectRef
     where: str
+    ingress: ObjectRef | None = None
 
     @classmethod
     def of_probe(cls, probe: CertProbe) -> _Subject:
         target = probe.target
         label = target.name if target.name == target.host else f"{target.name} ({target.host})"
         where = f"served at {target.address}" + (f" ({target.origin})" if target.origin else "")
-        return cls(label=label, ref=ObjectRef(kind="Certificate", name=target.name), where=where)
+        ref = ObjectRef(kind="Certificate", name=target.name)
+        return cls(label=label, ref=ref, where=where, ingress=target.ingress)
 
     @classmethod
     def of_secret(cls, secret: SecretCertificate) -> _Subject:
@@ -255,6 +275,7 @@ def _expiry_finding(
         "hours_left": _whole_hours(left),
         "issuer": info.issuer,
         "sans": info.sans,
+        **_routing(subject),
     }
     if broken:
         records = [check.expected.record.model_dump() for check in broken]
@@ -268,6 +289,10 @@ def _expiry_finding(
         subject=subject.ref,
         details=details,
     )
+
+
+def _routing(subject: _Subject) -> dict[str, Any]:
+    return {"ingress": subject.ingress.model_dump()} if subject.ingress is not None else {}
 
 
 def _fix(check: DelegationCheck) -> str:
@@ -290,7 +315,7 @@ def _handshake_findings(probe: CertProbe) -> list[Finding]:
             evidence=evidence,
             reason=reason,
             subject=subject.ref,
-            details={"host": target.host, "address": target.address},
+            details={"host": target.host, "address": target.address, **_routing(subject)},
         )
 
     if probe.certificate is None:

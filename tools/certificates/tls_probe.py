@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tools.findings import ObjectRef
+
 DEFAULT_TLS_PORT = 443
 
 
@@ -41,6 +43,7 @@ class CertTarget(BaseModel):
     host: str
     address: str = Field(default="", description="HOST:PORT to connect to; empty means host:443")
     origin: str | None = Field(default=None, description="where the target was found, e.g. an Ingress")
+    ingress: ObjectRef | None = Field(default=None, description="the Ingress routing this host, naming its owners")
 
     @model_validator(mode="before")
     @classmethod

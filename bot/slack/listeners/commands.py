@@ -1,12 +1,18 @@
-"""`/whisper <question>`: acked at once, answered in a thread, or privately when asked or unbound."""
+"""`/whisper <question>`: acked at once, answered in a thread, or privately when asked or unbound.
+
+`/whisper checks` is not a question: it lists the scheduled checks and their last results, to the
+person who asked only; nor is `/whisper cost`, today's language-model spend by role.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from agents.llm.budget import spend_today
 from agents.question import Question
 from bot.slack.answering import (
     Place,
@@ -20,11 +26,16 @@ from bot.slack.deps import SlackDeps
 from bot.slack.private_reply import PrivateReply
 from bot.slack.redacting_client import RedactingWebClient, door
 from bot.slack.render.blocks import clip
+from bot.slack.render.checks import checks_message
+from bot.slack.render.cost import cost_message
 from bot.slack.render.help import usage_message
+from scheduled_checks.history import last_runs
 
 COMMAND = "/whisper"
 PRIVATE_FLAG = "--private"
 HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
+CHECKS_WORD = "checks"
+COST_WORD = "cost"
 UNBOUND_NOTE = "This channel is not bound to me, so only you see the answer."
 ECHO_LIMIT = 2900
 
@@ -44,6 +55,13 @@ async def whisper(deps: SlackDeps, client: RedactingWebClient, ack: AsyncAck, co
     reply = PrivateReply(client, channel_id, user, command.get("response_url"))
     if not raw or raw.lower() in HELP_WORDS:
         await reply.send(*usage_message())
+        return
+    if raw.strip().lower() == COST_WORD:
+        await reply.send(*cost_message(await spend_today(deps.store), deps.model_daily_usd))
+        return
+    if raw.strip().lower() == CHECKS_WORD:
+        runs, findings = await asyncio.gather(last_runs(deps.store), deps.store.list_findings())
+        await reply.send(*checks_message(deps.checks, runs, findings))
         return
     channel_name = f"#{command.get('channel_name') or channel_id}"
     text, notes = prepare_question(raw, deps.max_question_chars)

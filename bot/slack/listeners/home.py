@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.deps import SlackDeps
 from bot.slack.redacting_client import door
 from bot.slack.render.home import HomeData, home_view
+from scheduled_checks.history import last_runs
 from store import utcnow
 
 logger = logging.getLogger(__name__)
@@ -33,13 +34,16 @@ async def _load(what: Awaitable[T], section: str, problems: dict[str, str]) -> T
 
 async def home_data(deps: SlackDeps) -> HomeData:
     problems: dict[str, str] = {}
-    pending, incidents, findings, sources = await asyncio.gather(
+    pending, incidents, findings, runs, sources = await asyncio.gather(
         _load(deps.remediation.pending(), "pending", problems),
         _load(deps.store.list_incidents(limit=RECENT_INCIDENTS), "incidents", problems),
         _load(deps.store.list_findings(), "findings", problems),
+        _load(last_runs(deps.store), "check_runs", problems),
         _load(deps.health(), "sources", problems),
     )
-    return HomeData(pending=pending, incidents=incidents, findings=findings, sources=sources, problems=problems)
+    return HomeData(
+        pending=pending, incidents=incidents, findings=findings, check_runs=runs, sources=sources, problems=problems
+    )
 
 
 async def publish_home(deps: SlackDeps, client: AsyncWebClient, event: dict[str, Any]) -> None:

@@ -21,7 +21,9 @@ def usage_message(problem: str | None = None) -> tuple[str, list[Json]]:
             f"{examples}\n"
             "• or mention me in a channel: `@whisperer is checkout slow right now?`\n\n"
             "I answer in a thread in channels bound to me (add `--private` for an answer only you see). "
-            "Ask follow-ups in the same thread; I remember what we talked about there."
+            "Ask follow-ups in the same thread; I remember what we talked about there.\n"
+            "`/whisper checks` lists the scheduled checks and their last results; "
+            "`/whisper cost` shows today's language-model spend."
         ),
         context("Proposed fixes come with Approve / Reject buttons; nothing changes until someone approves."),
     ]

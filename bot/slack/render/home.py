@@ -6,14 +6,13 @@ empty or could not be loaded rather than disappearing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 
 from bot.slack.render.blocks import (
     MAX_VIEW_BLOCKS,
-    SEVERITY_ICONS,
     Json,
     bullet_lines,
     clip,
@@ -23,7 +22,9 @@ from bot.slack.render.blocks import (
     header,
     section,
 )
+from bot.slack.render.checks import finding_line, run_line, undelivered_lines
 from bot.slack.render.proposal import proposal_of
+from scheduled_checks.models import CheckRun
 from store.models import FindingRecord, Incident, StoredProposal
 from tools.health import Health
 
@@ -37,6 +38,7 @@ class HomeData(BaseModel):
     pending: list[StoredProposal] | None = None
     incidents: list[Incident] | None = None
     findings: list[FindingRecord] | None = None
+    check_runs: dict[str, CheckRun] | None = None
     sources: list[Health] | None = None
     problems: dict[str, str] = Field(default_factory=dict, description="section -> one-line reason")
 
@@ -68,12 +70,12 @@ def _incident_lines(incidents: Sequence[Incident]) -> list[str]:
     ]
 
 
-def _finding_lines(findings: Sequence[FindingRecord]) -> list[str]:
+def _check_lines(runs: Mapping[str, CheckRun], findings: Sequence[FindingRecord]) -> list[str]:
+    """The last run of each check, then the open findings, most recently seen first."""
     ordered = sorted(findings, key=lambda finding: finding.last_seen, reverse=True)
     return [
-        f"{SEVERITY_ICONS.get(finding.severity, '⚪')} {escape(finding.check)}: "
-        f"{escape(finding.summary or finding.key)} (last seen {_when(finding.last_seen)})"
-        for finding in ordered[:SHOWN]
+        *(f"*{escape(name)}* {run_line(run)}" for name, run in sorted(runs.items())),
+        *(f"{finding_line(finding)} (last seen {_when(finding.last_seen)})" for finding in ordered[:SHOWN]),
     ]
 
 
@@ -104,11 +106,14 @@ def home_view(data: HomeData, now: datetime) -> Json:
     problems = data.problems
     pending = None if data.pending is None else _pending_lines(data.pending)
     incidents = None if data.incidents is None else _incident_lines(data.incidents)
-    findings = None if data.findings is None else _finding_lines(data.findings)
+    runs = data.check_runs or {}
+    findings = None if data.findings is None else _check_lines(runs, data.findings)
+    warnings = undelivered_lines(runs)
     sources = None if data.sources is None else _source_lines(data.sources)
     blocks = [
         header("InfraWhisperer"),
         context(f"Ask with `/whisper <question>` or by mentioning me in a channel · updated {_when(now)}"),
+        *([section(clip("\n".join(warnings), 2900))] if warnings else []),
         divider(),
         *_part(
             "Waiting for approval",
@@ -129,7 +134,7 @@ def home_view(data: HomeData, now: datetime) -> Json:
         *_part(
             "Scheduled checks: latest results",
             findings,
-            len(data.findings or []),
+            len(data.findings or []) + len(runs),
             "No open findings from scheduled checks.",
             problems.get("findings"),
         ),
