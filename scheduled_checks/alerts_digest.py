@@ -43,7 +43,7 @@ def alert_finding(alert: Alert) -> Finding:
     summary = f"{alert.name} firing" + (f" for {about}" if about else "") + (f": {headline}" if headline else "")
     evidence = [
         *([f"firing since {alert.active_at:%Y-%m-%d %H:%M} UTC"] if alert.active_at else []),
-        *([f"value: {alert.value}"] if alert.value else []),
+        *([f"value: {_readable(alert.value)}"] if alert.value else []),
         *([alert.annotations["description"]] if "description" in alert.annotations else []),
         "labels: " + ", ".join(f"{name}={value}" for name, value in sorted(labels.items())),
     ]
@@ -82,3 +82,12 @@ def key(finding: Finding) -> str:
 
 def question(finding: Finding, service: str | None) -> str:
     return f"Why is the {finding.reason} alert firing" + (f" for {service}?" if service else "?")
+
+
+def _readable(value: str) -> str:
+    """Prometheus sends alert values as Go floats ("2.2480620155038758e-01"); people read 0.225."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return f"{number:.4g}"
