@@ -181,14 +181,20 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
     from bot.config import ConfigError
-    from bot.evaluation.runner import evaluate
+    from bot.evaluation.runner import CaseResult, evaluate
     from sandbox.world import WorldError
 
+    def show(result: CaseResult) -> None:
+        print(result.model_dump_json() if args.json else result.line(), flush=True)
+
     try:
-        _, failed = asyncio.run(evaluate(args.paths, args.config, lambda line: print(line, flush=True)))
+        passed, failed = asyncio.run(evaluate(args.paths, args.config, show))
     except (WorldError, ConfigError, FileNotFoundError) as exc:
         raise CliError(f"whisperer eval: {exc}") from exc
+    print(json.dumps({"passed": passed, "failed": failed}) if args.json else f"{passed} passed, {failed} failed")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -304,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", parents=[common], help="run the evaluation cases of every world under PATH")
     evaluate.add_argument("paths", nargs="*", metavar="PATH", help="worlds or folders of worlds (default: bundled)")
+    evaluate.add_argument("--json", action="store_true", help="one JSON object per case, then the totals")
     evaluate.set_defaults(handler=_cmd_eval)
 
     sandbox = commands.add_parser("sandbox", help="local infrastructure served from a world folder")

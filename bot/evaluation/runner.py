@@ -12,12 +12,16 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from pydantic import BaseModel, Field
+
 from bot.evaluation.direct import play_direct
 from bot.evaluation.judge import CaseOutcome, judge
 from bot.evaluation.slack_player import SlackPlayer
 from bot.slack_world import SlackWorld, slack_world
 from sandbox.world import BUNDLED_WORLDS, load_world
 from sandbox.world_models import Case
+
+POSTED_EXCERPT = 300
 
 
 def discover_worlds(paths: Iterable[str]) -> list[Path]:
@@ -40,7 +44,27 @@ async def play(session: SlackWorld, player: SlackPlayer, case: Case) -> CaseOutc
     return await player.play(case)
 
 
-async def evaluate(paths: Iterable[str], config_file: str | None, say: Callable[[str], None]) -> tuple[int, int]:
+class CaseResult(BaseModel):
+    """One case's verdict, as `whisperer eval` prints it (a line, or a JSON object with `--json`)."""
+
+    world: str
+    case: str
+    passed: bool
+    problems: list[str]
+    seconds: float
+    posted: str = Field(default="", description="the start of what the bot posted, when the case failed")
+
+    def line(self) -> str:
+        name = f"{self.world}/{self.case}"
+        if self.passed:
+            return f"ok   {name} ({self.seconds:.1f} s)"
+        shown = f" — posted: {self.posted!r}" if self.posted else ""
+        return f"FAIL {name} ({self.seconds:.1f} s): " + "; ".join(self.problems) + shown
+
+
+async def evaluate(
+    paths: Iterable[str], config_file: str | None, report: Callable[[CaseResult], None]
+) -> tuple[int, int]:
     passed = failed = 0
     for folder in discover_worlds(paths):
         if not load_world(str(folder)).expectations.cases:
@@ -49,17 +73,22 @@ async def evaluate(paths: Iterable[str], config_file: str | None, say: Callable[
             player = SlackPlayer(session.slack, session.runtime, session.default_channel)
             for case in session.world.expectations.cases:
                 started = time.perf_counter()
+                posted = ""
                 try:
-                    problems = judge(case, await play(session, player, case))
+                    outcome = await play(session, player, case)
+                    problems = judge(case, outcome)
+                    posted = " | ".join(outcome.texts + outcome.after_texts)
                 except Exception as error:
                     problems = [f"crashed: {type(error).__name__}: {str(error).splitlines()[0][:200]}"]
-                elapsed = time.perf_counter() - started
-                name = f"{session.world.name}/{case.id}"
-                if problems:
-                    failed += 1
-                    say(f"FAIL {name} ({elapsed:.1f} s): " + "; ".join(problems))
-                else:
-                    passed += 1
-                    say(f"ok   {name} ({elapsed:.1f} s)")
-    say(f"{passed} passed, {failed} failed")
+                result = CaseResult(
+                    world=session.world.name,
+                    case=case.id,
+                    passed=not problems,
+                    problems=problems,
+                    seconds=round(time.perf_counter() - started, 2),
+                    posted=posted[:POSTED_EXCERPT] if problems else "",
+                )
+                passed += result.passed
+                failed += not result.passed
+                report(result)
     return passed, failed

@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+from pathlib import Path
 
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from agents.question import Question
-from bot.evaluation.runner import evaluate
+from bot.evaluation.runner import CaseResult, evaluate
 from bot.session import command_runtime
 from sandbox.world import BUNDLED_WORLDS
 from tests.bot.test_cli import WHISPERER
 
 
-async def test_every_bundled_case_passes_without_slack() -> None:
-    lines: list[str] = []
-    passed, failed = await evaluate([str(BUNDLED_WORLDS)], None, lines.append)
-    assert failed == 0, "\n".join(line for line in lines if line.startswith("FAIL"))
-    assert passed >= 20
-    assert lines[-1] == f"{passed} passed, 0 failed"
+async def test_every_bundled_case_passes_through_slack_and_the_agents() -> None:
+    results: list[CaseResult] = []
+    passed, failed = await evaluate([str(BUNDLED_WORLDS)], None, results.append)
+    assert failed == 0, "\n".join(result.line() for result in results if not result.passed)
+    assert passed == len(results) >= 20
+
+
+def test_a_failing_case_exits_1_naming_the_condition_and_what_was_posted(tmp_path: Path) -> None:
+    world = tmp_path / "healthy-but-strict"
+    shutil.copytree(BUNDLED_WORLDS / "healthy", world)
+    (world / "expect.yaml").write_text(
+        "cases:\n"
+        "  - {id: pods, channel: '#ops', ask: 'What pods are running in shop?', must_mention: [cart-service]}\n"
+        "  - {id: strict, channel: '#ops', ask: 'What pods are running in shop?', must_mention: [unicorn-service]}\n"
+    )
+    result = _whisperer("eval", str(world), "--json")
+    assert result.returncode == 1, result.stderr[-2000:]
+    *cases, totals = [json.loads(line) for line in result.stdout.splitlines()]
+    assert totals == {"passed": 1, "failed": 1}
+    [strict] = [case for case in cases if case["case"] == "strict"]
+    assert strict["problems"] == ["does not mention 'unicorn-service'"]
+    assert "cart-service" in strict["posted"]
 
 
 def _whisperer(*args: str) -> subprocess.CompletedProcess[str]:
