@@ -1,17 +1,27 @@
-"""`make bench`: runs every benchmark, prints the table, writes bench/results.json."""
+"""`make bench`: runs every benchmark, prints the table, writes bench/results.json and bench/latency.png."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from bench import answer_bench, cert_bench, guardrails_bench, mcp_bench, model_bench, sandbox_bench, slack_bench
+from bench import (
+    answer_bench,
+    cert_bench,
+    guardrails_bench,
+    mcp_bench,
+    model_bench,
+    run_bench,
+    sandbox_bench,
+    slack_bench,
+)
 from bench.report import Figure, print_table, write_results
 
 
 async def collect() -> list[Figure]:
     return [
         *await sandbox_bench.run(),
+        *await run_bench.run(),
         *await cert_bench.run(),
         *await slack_bench.run(),
         *await answer_bench.run(),

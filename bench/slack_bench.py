@@ -24,6 +24,7 @@ from tempfile import TemporaryDirectory
 
 from agents.answer import Answer
 from agents.question import Question
+from bench.latency_chart import write_latency_chart
 from bench.report import Figure, percentile
 from bot.slack.deps import SlackDeps
 from bot.slack.render.proposal import APPROVE_ACTION
@@ -143,6 +144,7 @@ def _figures(what: str, concurrency: int, timings: list[float], target: float) -
 async def _measure(slack: SlackStandIn) -> list[Figure]:
     driver = slack.driver
     figures: list[Figure] = []
+    series: dict[str, list[tuple[int, float, float]]] = {"slash ack": [], "click ack": [], "placeholder": []}
     for concurrency in CONCURRENCY:
         threads: dict[str, list[str]] = {user: [] for user in _users(concurrency)}
         slash = await _samples(concurrency, partial(_slash, driver))
@@ -151,6 +153,9 @@ async def _measure(slack: SlackStandIn) -> list[Figure]:
         figures += _figures("slash ack", concurrency, slash, ACK_TARGET_MS)
         figures += _figures("click ack", concurrency, clicks, ACK_TARGET_MS)
         figures += _figures("placeholder", concurrency, placeholder, PLACEHOLDER_TARGET_MS)
+        for what, timings in (("slash ack", slash), ("click ack", clicks), ("placeholder", placeholder)):
+            series[what].append((concurrency, percentile(timings, 50), percentile(timings, 99)))
+    write_latency_chart(series)
     return figures
 
 
