@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings a fresh machine to the point where `make demo` and `make test` work: uv, the locked
-# environment, and (where we are root with apt) Debian's prometheus and chromium, once.
+# environment, and (where we are root with apt) Debian's prometheus, chromium and kubectl, once.
 # Prints the uv command to use on its last line, so the Makefile needs no guessing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,7 @@ fi
 missing=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing Debian packages: ${missing[*]} (once)"
