@@ -13,23 +13,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from agents.answer import Answer, SourceFailure
 from agents.compose import describe_proposal
+from agents.intents import Intent
 from agents.question import Question
 from agents.remediation.executor import SPECS, ActionSpec
+from agents.router import SPECIALIST_NAMES
 from guardrails.policy_config import ActionRule
 from guardrails.proposals import Proposal, Target
 from guardrails.redaction import Redactor
 from guardrails.secret_patterns import scrub_secrets
 from store.base import Store
 from store.models import AuditEvent
-from tools.findings import Finding
+from tools.findings import Finding, Severity
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,30 @@ class ModelSkipped(Exception):
     """The model layer stepped aside on purpose (its budget is spent); str() is the note shown as it is."""
 
 
+def new_question_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Triage(BaseModel):
+    """A cheap model's first look at the question alone, before any tool runs: what is asked, who should look.
+
+    It may only add specialists to the rule-based plan, so a name the router does not know is
+    dropped rather than spoiling the rest of the decision.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    intent: Intent
+    specialists: list[str] = Field(default_factory=list)
+    severity: Severity
+    needs_analysis: StrictBool
+
+    @field_validator("specialists")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        return [name for name in dict.fromkeys(names) if name in SPECIALIST_NAMES]
+
+
 class AdvisorContext(BaseModel):
     """Everything a model may read: the question and the answer's evidence, all redacted."""
 
@@ -64,6 +91,10 @@ class AdvisorContext(BaseModel):
     root_cause: str | None = None
     understood: bool = Field(
         default=True, description="False when the deterministic planner did not recognise what is asked"
+    )
+    triage: Triage | None = Field(default=None, description="the advisor's own triage of this question, if any")
+    question_id: str = Field(
+        default_factory=new_question_id, description="what this question's model spend is counted under"
     )
 
 
@@ -91,6 +122,20 @@ class Advisor(Protocol):
     """A model behind the seam; it gets data to read and no tools to call."""
 
     async def advise(self, context: AdvisorContext) -> Advice: ...
+
+
+@runtime_checkable
+class TriagingAdvisor(Advisor, Protocol):
+    """An advisor that also triages: it reads the redacted question alone, before the specialists run."""
+
+    async def triage(self, question: str, *, question_id: str) -> Triage | None: ...
+
+
+async def triage_question(advisor: Advisor, question: str, *, question_id: str) -> Triage | None:
+    """The advisor's triage; None, the rule-based plan alone, when it does not triage or its answer was invalid."""
+    if isinstance(advisor, TriagingAdvisor):
+        return await advisor.triage(question, question_id=question_id)
+    return None
 
 
 def _scrub(text: str) -> str:
@@ -214,7 +259,14 @@ def vet_suggestions(
     return accepted, dropped
 
 
-def advisor_context(answer: Answer, redactor: Redactor, *, understood: bool = True) -> AdvisorContext:
+def advisor_context(
+    answer: Answer,
+    redactor: Redactor,
+    *,
+    understood: bool = True,
+    triage: Triage | None = None,
+    question_id: str | None = None,
+) -> AdvisorContext:
     """The model's reading from a redacted answer; the parts `Assistant.redact` leaves alone are redacted here."""
     findings = [
         finding.model_copy(update={"details": redactor.redact_json(finding.details)[0]}) for finding in answer.findings
@@ -226,10 +278,13 @@ def advisor_context(answer: Answer, redactor: Redactor, *, understood: bool = Tr
         tables=list(answer.tables),
         root_cause=answer.root_cause,
         understood=understood,
+        triage=triage,
+        question_id=question_id or new_question_id(),
     )
 
 
-def _failure(error: Exception, timeout_s: float) -> SourceFailure:
+def model_failure(error: Exception, timeout_s: float) -> SourceFailure:
+    """How a failing or skipping model is named in `sources_failed`: one scrubbed line."""
     if isinstance(error, ModelSkipped):
         return SourceFailure(source=MODEL_SOURCE, error=str(error))
     if isinstance(error, TimeoutError):
@@ -239,7 +294,7 @@ def _failure(error: Exception, timeout_s: float) -> SourceFailure:
     return SourceFailure(source=MODEL_SOURCE, error=_one_line(_scrub(message), ERROR_LIMIT))
 
 
-def _with_failure(answer: Answer, failure: SourceFailure) -> Answer:
+def with_failure(answer: Answer, failure: SourceFailure) -> Answer:
     heading = "" if answer.sources_failed else "\n*Sources that failed*"
     return answer.model_copy(
         update={
@@ -278,6 +333,8 @@ async def consult(
     store: Store | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     understood: bool = True,
+    triage: Triage | None = None,
+    question_id: str | None = None,
 ) -> Answer:
     """`answer` (already redacted) with the model's explanation and vetted suggestions added.
 
@@ -290,12 +347,14 @@ async def consult(
     """
     if answer.refused:
         return answer
-    context = await asyncio.to_thread(partial(advisor_context, understood=understood), answer, redactor)
+    context = await asyncio.to_thread(
+        partial(advisor_context, understood=understood, triage=triage, question_id=question_id), answer, redactor
+    )
     try:
         advice = await asyncio.wait_for(advisor.advise(context), timeout_s)
     except Exception as error:
         log.warning("the model could not be consulted: %s", type(error).__name__)
-        return _with_failure(answer, _failure(error, timeout_s))
+        return with_failure(answer, model_failure(error, timeout_s))
 
     def redact(text: str) -> str:
         return redactor.redact(text).text

@@ -14,12 +14,23 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from agents.advisor import DEFAULT_TIMEOUT_S, MODEL_SOURCE, Advisor, consult
+from agents.advisor import (
+    DEFAULT_TIMEOUT_S,
+    MODEL_SOURCE,
+    Advisor,
+    ModelSkipped,
+    Triage,
+    consult,
+    model_failure,
+    new_question_id,
+    triage_question,
+    with_failure,
+)
 from agents.answer import Answer, Owner
 from agents.catalog import Catalog, Service
 from agents.compose import compose
 from agents.correlation import correlate, finding_service
-from agents.intents import plan_question
+from agents.intents import Plan, plan_question
 from agents.progress import ProgressSink, ignore_progress
 from agents.proposals import propose
 from agents.question import Question
@@ -71,6 +82,10 @@ class Assistant:
     async def ask(self, question: Question, progress: ProgressSink = ignore_progress) -> Answer:
         context = " ".join(turn.question for turn in question.history[-3:])
         plan = plan_question(question.text, self._catalog, self._catalog.namespaces(), context)
+        question_id = new_question_id()
+        model_limit = self._time_limits.get(MODEL_SOURCE, DEFAULT_TIMEOUT_S)
+        triaged, triage_error = await self._triage(plan, question_id, model_limit)
+        added = triaged.specialists if triaged is not None else []
         inv = Investigation(
             question=question,
             plan=plan,
@@ -79,9 +94,15 @@ class Assistant:
             now=self._clock(),
             namespaces=self._namespaces(question, [s.namespace for s in plan.services], plan.namespaces),
         )
-        reports, failures = await run_specialists(first_wave(plan), self._specialists, inv, progress, self._time_limits)
+        reports, failures = await run_specialists(
+            first_wave(plan, added), self._specialists, inv, progress, self._time_limits
+        )
         more, more_failures = await run_specialists(
-            follow_ups(plan, reports), self._specialists, _with_findings(inv, reports), progress, self._time_limits
+            follow_ups(plan, reports, added),
+            self._specialists,
+            _with_findings(inv, reports),
+            progress,
+            self._time_limits,
         )
         reports += more
         failures += more_failures
@@ -102,8 +123,10 @@ class Assistant:
             proposals,
             failures,
         )
+        if triage_error is not None:
+            answer = with_failure(answer, model_failure(triage_error, model_limit))
         redacted, redactions = await asyncio.to_thread(self._redacted, answer)
-        if self._advisor is not None:
+        if self._advisor is not None and not isinstance(triage_error, ModelSkipped):
             advised = await consult(
                 self._advisor,
                 question,
@@ -112,13 +135,31 @@ class Assistant:
                 actions=self._actions,
                 redactor=self._redactor,
                 store=self._store,
-                timeout_s=self._time_limits.get(MODEL_SOURCE, DEFAULT_TIMEOUT_S),
+                timeout_s=model_limit,
                 understood=plan.understood,
+                triage=triaged,
+                question_id=question_id,
             )
             redacted, again = await asyncio.to_thread(self._redacted, advised)
             redactions.update(again)
-        await self._audit(question, redacted, redactions)
+        await self._audit(question, plan, redacted, redactions, triaged)
         return redacted
+
+    async def _triage(self, plan: Plan, question_id: str, limit: float) -> tuple[Triage | None, Exception | None]:
+        """The model's first look, from the redacted question alone: no tool has run, so no untrusted text exists yet.
+
+        (decision, error): either may be None. Without a decision the rule-based plan runs alone; an
+        error is named among the sources that failed, and a spent budget (`ModelSkipped`) also ends
+        the model's part in this question, while any other error still leaves analysis its turn.
+        """
+        if self._advisor is None:
+            return None, None
+        text = (await asyncio.to_thread(self._redactor.redact, plan.text)).text
+        try:
+            return await asyncio.wait_for(triage_question(self._advisor, text, question_id=question_id), limit), None
+        except Exception as error:
+            log.warning("the model could not triage the question: %s", type(error).__name__)
+            return None, error
 
     def _owner(self, asked: Sequence[Service], correlated: Service | None, findings: Sequence[Finding]) -> Owner | None:
         candidates = [correlated, *asked, *(finding_service(f, self._catalog) for f in findings)]
@@ -161,23 +202,29 @@ class Assistant:
             update["explanation"] = text(answer.explanation)
         return answer.model_copy(update=update), counts
 
-    async def _audit(self, question: Question, answer: Answer, redactions: Counter[str]) -> None:
+    async def _audit(
+        self, question: Question, plan: Plan, answer: Answer, redactions: Counter[str], triage: Triage | None = None
+    ) -> None:
         if self._store is None:
             return
+        detail: dict[str, Any] = {
+            "channel": question.channel,
+            "intents": sorted(intent.value for intent in plan.intents),
+            "findings": len(answer.findings),
+            "proposals": [p.contract_view() for p in answer.proposals],
+            "refused": answer.refused,
+            "sources_failed": [f.model_dump() for f in answer.sources_failed],
+            "redactions": dict(redactions),
+        }
+        if triage is not None:
+            detail["triage"] = triage.model_dump(mode="json")
         try:
             await self._store.record_audit(
                 AuditEvent(
                     kind=AuditKind.QUESTION,
                     actor=question.user,
                     subject=self._redactor.redact(question.text[:500]).text,
-                    detail={
-                        "channel": question.channel,
-                        "findings": len(answer.findings),
-                        "proposals": [p.contract_view() for p in answer.proposals],
-                        "refused": answer.refused,
-                        "sources_failed": [f.model_dump() for f in answer.sources_failed],
-                        "redactions": dict(redactions),
-                    },
+                    detail=detail,
                 )
             )
         except Exception:

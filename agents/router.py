@@ -30,22 +30,27 @@ _BY_INTENT: Mapping[Intent, tuple[str, ...]] = {
     Intent.CERTIFICATE: ("certificates",),
     Intent.RUNBOOK: ("runbooks",),
 }
+RUNBOOKS = "runbooks"
+SPECIALIST_NAMES: tuple[str, ...] = tuple(dict.fromkeys(name for names in _BY_INTENT.values() for name in names))
+"""Every specialist the router may run, and so every name a model's triage may add."""
 
 
-def first_wave(plan: Plan) -> list[str]:
+def first_wave(plan: Plan, added: Sequence[str] = ()) -> list[str]:
+    """The plan's specialists, then those a model's triage `added` (runbooks excepted: see `follow_ups`)."""
     names: list[str] = []
     for intent in Intent:
         if intent in plan.intents:
             names.extend(name for name in _BY_INTENT[intent] if name not in names)
+    names.extend(name for name in dict.fromkeys(added) if name not in names and name != RUNBOOKS)
     return names
 
 
-def follow_ups(plan: Plan, reports: Sequence[Report]) -> list[str]:
+def follow_ups(plan: Plan, reports: Sequence[Report], added: Sequence[str] = ()) -> list[str]:
     """Runbooks are searched with what the first wave found, so they run second."""
     if plan.wants(Intent.RUNBOOK):
         return []
-    if plan.wants(Intent.DIAGNOSE, Intent.CERTIFICATE) and any(report.findings for report in reports):
-        return ["runbooks"]
+    if RUNBOOKS in added or (plan.wants(Intent.DIAGNOSE, Intent.CERTIFICATE) and any(r.findings for r in reports)):
+        return [RUNBOOKS]
     return []
 
 

@@ -36,6 +36,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import os
 
     from bot.config import ConfigError, load_config
+    from bot.observability.endpoints import MetricsPortError
     from bot.slack.socket import SlackConnectError, check_tokens
 
     try:
@@ -50,16 +51,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         tokens = check_tokens(bot_token, app_token)
         asyncio.run(_serve_slack(config, *tokens))
-    except SlackConnectError as exc:
+    except (SlackConnectError, MetricsPortError) as exc:
         raise CliError(f"whisperer run: {exc}") from exc
     return EXIT_OK
 
 
 async def _serve_slack(config: Config, bot_token: str, app_token: str) -> None:
-    """Serve until SIGINT or SIGTERM, running the scheduled checks; in-flight answers and check runs finish."""
+    """Serve until SIGINT or SIGTERM, running the scheduled checks; in-flight answers and check runs finish.
+
+    With `metrics.enabled`, the metrics/health port is up from the start, so probes see "not ready"
+    until Socket Mode is connected rather than a refused connection.
+    """
     import os
     import signal
 
+    from bot.observability.endpoints import serving_metrics
+    from bot.observability.metrics import BotMetrics
+    from bot.observability.readiness import Readiness
     from bot.runtime import open_runtime
     from bot.slack.socket import serve
     from bot.slack_wiring import approver_groups, scheduled_digests, slack_deps
@@ -70,11 +78,19 @@ async def _serve_slack(config: Config, bot_token: str, app_token: str) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     groups = approver_groups(config, bot_token, config.slack.base_url)
+    metrics = BotMetrics() if config.metrics.enabled else None
+    sources = configured_sources(config, dict(os.environ))
     async with (
-        open_runtime(config, configured_sources(config, dict(os.environ)), groups=groups) as runtime,
+        open_runtime(config, sources, groups=groups, metrics=metrics) as runtime,
         scheduled_digests(runtime, bot_token, config.slack.base_url),
     ):
-        await serve(slack_deps(runtime, bot_token, config.slack.base_url), app_token, stop)
+        deps = slack_deps(runtime, bot_token, config.slack.base_url)
+        if metrics is None:
+            await serve(deps, app_token, stop)
+            return
+        readiness = Readiness(runtime.store)
+        async with serving_metrics(metrics, readiness.problem, config.metrics.host, config.metrics.port):
+            await serve(deps, app_token, stop, on_connect=readiness.connected)
 
 
 async def _check_store(url: str) -> None:

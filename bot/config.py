@@ -193,6 +193,15 @@ class StoreConfig(StrictSection):
     url: str | None = Field(default=None, description="sqlite:///path or postgresql://...; default under data_dir")
 
 
+class MetricsConfig(StrictSection):
+    """The bot's own `/metrics`, `/healthz` and `/readyz` port (served by `whisperer run`)."""
+
+    enabled: bool = True
+    # Loopback by default: on a laptop nothing else needs it. In a pod set 0.0.0.0 for Prometheus and the probes.
+    host: str = "127.0.0.1"
+    port: int = Field(default=9100, ge=0, le=65535, description="0 picks a free port")
+
+
 class Config(StrictSection):
     data_dir: Path = Field(default_factory=lambda: Path(os.environ.get(DATA_DIR_ENV, "~/.local/share/whisperer")))
     slack: SlackConfig = Field(default_factory=SlackConfig)
@@ -210,6 +219,7 @@ class Config(StrictSection):
     mcp: McpConfig = Field(default_factory=McpConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @field_validator("data_dir")
     @classmethod

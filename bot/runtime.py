@@ -35,6 +35,8 @@ from agents.specialists.metrics import metrics_specialist
 from agents.specialists.runbooks import runbooks_specialist
 from agents.toolbox import ClientTarget, Toolbox
 from bot.config import DEFAULT_CHROMIUM, CheckConfig, Config, ExternalMcpServer
+from bot.observability.audit_metrics import ObservedStore
+from bot.observability.metrics import BotMetrics
 from bot.sources import Sources
 from guardrails.policy import Policy
 from guardrails.redaction import Redactor
@@ -67,6 +69,7 @@ class Runtime:
     toolbox: Toolbox
     assistant: Assistant
     remediation: RemediationService
+    metrics: BotMetrics | None = None
 
 
 def _kube_backend(sources: Sources, *, write: bool = False) -> KubeBackend | None:
@@ -155,16 +158,20 @@ async def open_runtime(
     store_url: str | None = None,
     groups: GroupResolver | None = None,
     advisor: Advisor | None = None,
+    metrics: BotMetrics | None = None,
 ) -> AsyncIterator[Runtime]:
     """`groups` resolves a Slack user's approver groups; without it (no Slack) only listed approvers count.
 
     `advisor` puts a model behind the assistant's seam; without one, the configured models (if
     any) are used, and with none the answers stay deterministic and LiteLLM is never imported.
+    With `metrics`, every audit event is counted there (the store everything gets is observed).
     """
     redactor = Redactor(
         allow_list=config.redaction.allow_list, name_columns=config.redaction.name_columns, ner=config.redaction.ner
     )
-    store = await open_store(store_url or config.store_url)
+    store: Store = await open_store(store_url or config.store_url)
+    if metrics is not None:
+        store = ObservedStore(store, metrics)
     try:
         catalog = Catalog(sources.services)
         readers = {
@@ -205,7 +212,7 @@ async def open_runtime(
                     if groups is None
                     else RemediationService(store, policy, executor, verifier, groups=groups)
                 )
-                yield Runtime(config, sources, store, redactor, toolbox, assistant, remediation)
+                yield Runtime(config, sources, store, redactor, toolbox, assistant, remediation, metrics)
     finally:
         await store.close()
 

@@ -10,7 +10,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.catalog import Catalog
 from bot.config import Config
 from bot.digests import DigestPoster, digest_schedule, schedules
+from bot.observability.specialist_timing import TimedAsker
 from bot.runtime import Runtime
+from bot.slack.ack_timing import ignore_acks
 from bot.slack.deps import SLACK_API, SlackDeps
 from bot.slack.redacting_client import redacting_client
 from bot.slack.usergroups import ApproverGroups
@@ -25,8 +27,9 @@ def approver_groups(config: Config, bot_token: str, base_url: str = SLACK_API) -
 def slack_deps(
     runtime: Runtime, bot_token: str, base_url: str = SLACK_API, live_update_interval: float = 1.0
 ) -> SlackDeps:
+    metrics = runtime.metrics
     return SlackDeps(
-        asker=runtime.assistant,
+        asker=runtime.assistant if metrics is None else TimedAsker(runtime.assistant, metrics),
         remediation=runtime.remediation,
         store=runtime.store,
         redactor=runtime.redactor,
@@ -37,6 +40,7 @@ def slack_deps(
         live_update_interval=live_update_interval,
         checks=schedules(runtime.config),
         model_daily_usd=runtime.config.models.budget.daily_usd if runtime.config.models.enabled else None,
+        observe_ack=ignore_acks if metrics is None else metrics.observe_ack,
     )
 
 

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from bot.observability.metrics import BotMetrics
 from bot.runtime import Runtime, open_runtime
 from bot.session import command_sources
 from bot.slack.app import build_app
@@ -40,13 +41,20 @@ class SlackWorld:
 
 
 @contextlib.asynccontextmanager
-async def slack_world(config_file: str | None, world_name: str) -> AsyncIterator[SlackWorld]:
+async def slack_world(
+    config_file: str | None, world_name: str, metrics: BotMetrics | None = None
+) -> AsyncIterator[SlackWorld]:
+    """With `metrics`, the bot is measured as `whisperer run` measures it."""
     world = load_world(world_name)
     async with (
         command_sources(config_file, world_name) as (config, sources, store_url),
         SlackStandIn() as slack,
         open_runtime(
-            config, sources, store_url=store_url, groups=approver_groups(config, slack.bot_token, slack.base_url)
+            config,
+            sources,
+            store_url=store_url,
+            groups=approver_groups(config, slack.bot_token, slack.base_url),
+            metrics=metrics,
         ) as runtime,
     ):
         # The bot has been invited to the bound channels and to every team's channel of the catalog.

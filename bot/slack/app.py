@@ -5,7 +5,8 @@
 
 The app's client is the redacting one, and Bolt's per-request client is replaced by it too, so
 whatever a listener posts (or `say`s) passes the redactor. Middleware order matters: Bolt drops
-our own messages first, then each event id is claimed once before any listener runs.
+our own messages first, the ack is timed from the moment the app has the envelope, then each
+event id is claimed once before any listener runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.slack import errors
+from bot.slack.ack_timing import timed_acks
 from bot.slack.dedupe import once_per_event
 from bot.slack.deps import SlackDeps
 from bot.slack.listeners import actions, commands, digest_actions, events, home
@@ -39,6 +41,7 @@ def _through_the_door(client: RedactingWebClient) -> Callable[..., Awaitable[Non
 def build_app(deps: SlackDeps) -> AsyncApp:
     client = redacting_client(deps.bot_token, deps.base_url, deps.redactor)
     app = AsyncApp(client=client, name=APP_NAME)
+    app.use(timed_acks(deps.observe_ack))
     app.use(_through_the_door(client))
     app.use(once_per_event(deps.store))
     errors.register(app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot.slack.ack_timing import AckObserver, ignore_acks
 from bot.slack.ports import Asker, Remediation
 from guardrails.policy_config import ChannelBinding
 from guardrails.redaction import Redactor
@@ -44,3 +45,5 @@ class SlackDeps:
     checks: Sequence[CheckSchedule] = ()
     # The configured daily model budget, for `/whisper cost`; None when no model is configured.
     model_daily_usd: float | None = None
+    # Told how long each envelope waited for its ack (the bot's metrics, when served).
+    observe_ack: AckObserver = ignore_acks

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -123,13 +124,23 @@ async def disconnect(handler: AsyncSocketModeHandler) -> None:
     await _close_client(handler.app)
 
 
-async def serve(deps: SlackDeps, app_token: str, stop: asyncio.Event | None = None) -> None:
-    """`whisperer run`: connect and serve until `stop` is set (or the task is cancelled)."""
+async def serve(
+    deps: SlackDeps,
+    app_token: str,
+    stop: asyncio.Event | None = None,
+    on_connect: Callable[[AsyncSocketModeHandler], None] | None = None,
+) -> None:
+    """`whisperer run`: connect and serve until `stop` is set (or the task is cancelled).
+
+    `on_connect` gets the open handler (readiness asks its connection from then on).
+    """
     check_tokens(deps.bot_token, app_token)
     # Presidio's first use takes seconds; pay it before the first answer, not during it.
     await asyncio.to_thread(deps.redactor.warm_up)
     handler = await connect(build_app(deps), app_token)
     logger.info("connected to Slack in Socket Mode")
+    if on_connect is not None:
+        on_connect(handler)
     try:
         await (stop or asyncio.Event()).wait()
     finally:

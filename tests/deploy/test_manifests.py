@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from bot.config import load_config
 from guardrails.secret_patterns import scrub_secrets
 from tests.deploy.conftest import DEPLOY, ROOT, Manifest, named
@@ -147,3 +149,8 @@ def test_network_policy_admits_only_metrics_and_the_pdb_keeps_one_replica(render
         pdb["spec"]["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     )
     assert 0 < pdb["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+
+
+def test_the_probes_and_scrapes_reach_the_configured_metrics_port() -> None:
+    config = yaml.safe_load((DEPLOY / "whisperer.yaml").read_text())
+    assert config["metrics"] == {"host": "0.0.0.0", "port": 9100}

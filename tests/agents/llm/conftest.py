@@ -87,5 +87,10 @@ async def slow(body: dict[str, Any]) -> Message:
     return {"role": "assistant", "content": "too late"}
 
 
+def triage(intent: str, specialists: list[str], *, needs_analysis: bool, severity: str = "warning") -> Message:
+    decision = {"intent": intent, "specialists": specialists, "severity": severity, "needs_analysis": needs_analysis}
+    return {"role": "assistant", "content": json.dumps(decision)}
+
+
 async def needs_analysis(body: dict[str, Any]) -> Message:
-    return {"role": "assistant", "content": json.dumps({"needs_analysis": True})}
+    return triage("diagnose", [], needs_analysis=True, severity="critical")
