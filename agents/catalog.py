@@ -17,6 +17,11 @@ _SUFFIXES = ("-service", "-svc", "-api", "-app", "-server", "-worker")
 _WORD = re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]|[a-z0-9]")
 
 
+def _names(lowered: str, alias: str) -> bool:
+    """The alias as a word, or as the prefix of a pod or workload name ("worker-5f8b7c9d6c-t6kqp")."""
+    return alias in set(_WORD.findall(lowered)) or (len(alias) > 3 and f"{alias}-" in lowered)
+
+
 class Service(BaseModel):
     """One catalog entry: the `services` section of the config, and of a world's world.yaml."""
 
@@ -57,13 +62,18 @@ class Catalog:
     def mentioned(self, text: str) -> list[Service]:
         """Services the text names, most specific first; a team name counts when no service matched."""
         lowered = text.lower()
-        words = set(_WORD.findall(lowered))
-        found = [
+        named = [service for service in self.services if _names(lowered, service.name.lower())]
+        # "search-indexer" names search-indexer, not also search-api by its short alias "search".
+        rest = lowered
+        for service in named:
+            rest = re.sub(rf"\b{re.escape(service.name.lower())}(?:-[a-z0-9-]*)?", " ", rest)
+        found = named + [
             service
             for service in self.services
-            if any(alias in words or (len(alias) > 3 and f"{alias}-" in lowered) for alias in service.aliases())
+            if service not in named and any(_names(rest, alias) for alias in service.aliases())
         ]
         if not found:
+            words = set(_WORD.findall(lowered))
             found = [service for service in self.services if service.team.lower() in words]
         return sorted(found, key=lambda service: -len(service.name))
 

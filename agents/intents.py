@@ -152,8 +152,12 @@ def plan_question(text: str, catalog: Catalog, known_namespaces: list[str], cont
             understood = bool(intents) or bool(_STATUS.search(text))
             if _STATUS.search(text) or not intents:
                 intents.add(Intent.STATUS)
-    services = catalog.mentioned(text) or (catalog.mentioned(context) if context else [])
     lowered_namespaces = {namespace.lower(): namespace for namespace in known_namespaces}
+    # "in search" names the namespace, not the service search-api by its short alias.
+    without_namespaces = _NAMESPACE.sub(
+        lambda match: " " if match.group(1).lower() in lowered_namespaces else match.group(0), text
+    )
+    services = catalog.mentioned(without_namespaces) or (catalog.mentioned(context) if context else [])
     namespaces = [
         lowered_namespaces[word.lower()] for word in _NAMESPACE.findall(text) if word.lower() in lowered_namespaces
     ]

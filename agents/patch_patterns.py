@@ -23,6 +23,11 @@ _CLIENT = re.compile(
 _APPEND = re.compile(r"\.(append|add|extend|push)\s*\(\s*(?P<var>[\w.]+)\s*\)")
 _TIMEOUT = re.compile(r"^\s*(?P<key>[\w.-]*timeout[\w.-]*)\s*[:=]\s*(?P<value>[^#\s,]+)", re.I)
 _ENDPOINT = re.compile(r"^\s*(?P<key>[\w.-]*(?:url|host|endpoint|address|addr)[\w.-]*)\s*[:=]\s*(?P<value>\S+)", re.I)
+_DROP_INDEX = re.compile(
+    r"\bDROP\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?(?P<name>[\w.\"]+)|\bdrop_index\(\s*[\"'](?P<op>\w+)",
+    re.I,
+)
+_ALTER_TABLE = re.compile(r"\bALTER\s+TABLE\s+(?:ONLY\s+)?(?:IF\s+EXISTS\s+)?(?P<name>[\w.\"]+)", re.I)
 _CODE_SUFFIXES = (".py", ".go", ".java", ".kt", ".rb", ".js", ".ts", ".cs", ".rs", ".php", ".scala")
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".ini", ".conf", ".env", ".properties")
 
@@ -112,13 +117,53 @@ def _config_changes(filename: str, lines: Sequence[AddedLine]) -> list[PatchPatt
     return found
 
 
+def _schema_changes(filename: str, lines: Sequence[AddedLine]) -> list[PatchPattern]:
+    """Migrations that slow or block the queries of a running service: a dropped index, a locked table
+    (named once: its first ALTER TABLE already holds the lock for the whole transaction)."""
+    found: list[PatchPattern] = []
+    altered_tables: set[str] = set()
+    for number, text in lines:
+        if text.lstrip().startswith(("--", "#")):
+            continue
+        if dropped := _DROP_INDEX.search(text):
+            index = (dropped.group("name") or dropped.group("op")).strip('"')
+            found.append(
+                PatchPattern(
+                    kind="drop_index",
+                    filename=filename,
+                    line=number,
+                    summary=(
+                        f"it drops index {index} in {filename} (line {number}): queries that used it now scan "
+                        "the whole table"
+                    ),
+                )
+            )
+        elif (altered := _ALTER_TABLE.search(text)) and altered.group("name").strip('"') not in altered_tables:
+            table = altered.group("name").strip('"')
+            altered_tables.add(table)
+            found.append(
+                PatchPattern(
+                    kind="alter_table",
+                    filename=filename,
+                    line=number,
+                    summary=(
+                        f"it alters table {table} in {filename} (line {number}): ALTER TABLE holds an ACCESS "
+                        f"EXCLUSIVE lock on {table} until its transaction ends, so every query on it waits"
+                    ),
+                )
+            )
+    return found
+
+
 def find_patterns(filename: str, added: Sequence[AddedLine]) -> list[PatchPattern]:
     """Patterns in one file's added lines; tests and docs are not where production breaks."""
     lowered = filename.lower()
     if "test" in lowered.rsplit("/", 1)[-1] or lowered.startswith(("tests/", "test/", "docs/")):
         return []
+    if lowered.endswith(".sql"):
+        return _schema_changes(filename, added)
     if lowered.endswith(_CODE_SUFFIXES):
-        return [*_query_in_loop(filename, added), *_client_per_call(filename, added)]
+        return [*_query_in_loop(filename, added), *_client_per_call(filename, added), *_schema_changes(filename, added)]
     if lowered.endswith(_CONFIG_SUFFIXES):
         return _config_changes(filename, added)
     return []

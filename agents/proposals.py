@@ -63,7 +63,9 @@ def propose(
             if target is not None:
                 wanted.append(("restart_deployment", target, {}, f"{finding.summary}; a restart clears the back-off"))
         culprit = correlation.culprit
-        if culprit is not None and correlation.service is not None:
+        # A merged change that never reached the cluster is not undone by rolling the Deployment back.
+        deployed = culprit is not None and (culprit.kind == "deploy" or culprit.deployed_at is not None)
+        if culprit is not None and deployed and correlation.service is not None:
             target = _deployment_of(correlation.service, targets)
             if target is not None:
                 wanted.append(("rollback_deployment", target, {}, f"likely cause: {culprit.label} {culprit.title}"))

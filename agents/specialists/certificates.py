@@ -19,9 +19,14 @@ async def certificates_specialist(inv: Investigation) -> Report:
                 report.facts.append(f"{status.host}: no certificate read ({status.error or 'unknown error'})")
                 continue
             left = status.hours_left if status.hours_left is not None else 0
-            span = f"{left} h" if left < 72 else f"{left // 24} days"
+            when = f"{status.not_after:%Y-%m-%d %H:%M} UTC"
+            ago = int((inv.now - status.not_after).total_seconds() // 3600)
+            state = f"expires {when}, in {_span(left)}" if left > 0 else f"expired {when}, {_span(ago)} ago"
             report.facts.append(
-                f"{status.host} ({status.address}): expires {status.not_after:%Y-%m-%d %H:%M} UTC, in {span}"
-                + (f"; issuer {status.issuer}" if status.issuer else "")
+                f"{status.host} ({status.address}): {state}" + (f"; issuer {status.issuer}" if status.issuer else "")
             )
     return report
+
+
+def _span(hours: int) -> str:
+    return f"{hours} h" if hours < 72 else f"{hours // 24} days"

@@ -11,10 +11,18 @@ import asyncio
 from agents.answer import MetricSeries
 from agents.intents import Intent
 from agents.specialists.base import Investigation, Report
-from tools.metrics.models import AlertList, RangeResult, ServiceSummary, Signal
+from tools.findings import Finding, ObjectRef, Severity
+from tools.metrics.models import Alert, AlertList, RangeResult, ServiceSummary, Signal
 
 SERVER = "metrics"
 MAX_CHARTS = 2
+MAX_ALERTS = 5
+_ALERT_SEVERITY = {
+    "critical": Severity.CRITICAL,
+    "error": Severity.CRITICAL,
+    "page": Severity.CRITICAL,
+    "info": Severity.INFO,
+}
 CHART_WINDOW = "-90m"
 # How a signal's unit reads on a chart axis, and the factor from the query's unit to that one.
 # Saturation explains an incident better than its consequences (errors, latency), so it is drawn first.
@@ -48,14 +56,26 @@ async def metrics_specialist(inv: Investigation) -> Report:
         for alert in alerts.alerts
         if alert.state == "firing" and (not inv.focus() or alert.labels.get("service") in names)
     ]
-    report.facts.extend(
-        f"alert {alert.name} firing since {alert.active_at:%H:%M} UTC"
-        + (f": {alert.annotations['summary']}" if "summary" in alert.annotations else "")
-        if alert.active_at
-        else f"alert {alert.name} firing"
-        for alert in firing[:5]
-    )
+    report.findings.extend(_alert_finding(alert) for alert in firing[:MAX_ALERTS])
     return report
+
+
+def _alert_finding(alert: Alert) -> Finding:
+    """A firing alert is a symptom like any other: an answer must not call a scope healthy while one fires."""
+    since = f" since {alert.active_at:%H:%M} UTC" if alert.active_at else ""
+    summary = alert.annotations.get("summary")
+    service = alert.labels.get("service")
+    namespace = alert.labels.get("namespace")
+    return Finding(
+        source="alerts",
+        severity=_ALERT_SEVERITY.get((alert.severity or alert.labels.get("severity") or "").lower(), Severity.WARNING),
+        reason=alert.name,
+        subject=ObjectRef(kind="Service", name=service, namespace=namespace) if service else None,
+        summary=f"alert {alert.name} firing{since}" + (f": {summary}" if summary else ""),
+        evidence=alert.annotations.get("description", ""),
+        since=alert.active_at,
+        details={"labels": alert.labels, "value": alert.value},
+    )
 
 
 async def _charts(inv: Investigation, summaries: list[ServiceSummary]) -> list[MetricSeries]:

@@ -72,3 +72,26 @@ def test_enormous_question_is_truncated_not_refused() -> None:
     plan = plan_question("why is payment-service failing? " + "x" * 10_000, CATALOG, NAMESPACES)
     assert plan.truncated
     assert len(plan.text) <= 2000
+
+
+SEARCH = Catalog(
+    [
+        Service(name="search-api", namespace="search", team="search", channel="#s", repo="a/s"),
+        Service(name="search-indexer", namespace="search", team="search", channel="#s", repo="a/i"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "services"),
+    [
+        ("What pods are running in search?", []),
+        ("Is search-indexer healthy?", ["search-indexer"]),
+        ("why is search-indexer-66d9b7f8c4-p9rlx pending?", ["search-indexer"]),
+        ("Why is search failing?", ["search-api"]),
+        ("compare search-api and search-indexer", ["search-indexer", "search-api"]),
+    ],
+)
+def test_a_namespace_or_a_longer_name_is_not_a_short_alias(question: str, services: list[str]) -> None:
+    plan = plan_question(question, SEARCH, ["search"])
+    assert [service.name for service in plan.services] == services

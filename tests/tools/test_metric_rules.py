@@ -49,6 +49,10 @@ def restarts(points: rules.Series) -> Finding | None:
     return rules.restarts_finding(rules.assess_restarts([points]), SERVICE, window_minutes=60)
 
 
+def throttling(points: rules.Series) -> Finding | None:
+    return rules.throttling_finding(rules.assess_throttling(points), SERVICE, cpu_limit="500m")
+
+
 Rule = Callable[[rules.Series], Finding | None]
 
 
@@ -62,6 +66,8 @@ Rule = Callable[[rules.Series], Finding | None]
         (pool, stepped(0.3, 0.89)),
         (memory, series(0.4, 0.5, 0.6, 0.5)),
         (restarts, series(0, 0, 1, 1, 2)),
+        (throttling, stepped(0.02, 0.12)),  # some throttling is how a CPU limit works
+        (throttling, []),
         (error_rate, []),
         (pool, []),
     ],
@@ -144,6 +150,22 @@ def test_restarts_count_across_counter_resets_and_containers() -> None:
     assert found is not None and found.summary == (
         "orders-service: 3 container restarts in the last 60 min (first at 2026-11-20T12:01:00Z)"
     )
+
+
+def test_cpu_throttling_names_the_share_of_periods_and_the_limit() -> None:
+    found = throttling(stepped(0.02, 0.63))
+    assert found is not None and found.reason == "CPUThrottling" and found.severity is Severity.CRITICAL
+    assert found.summary == (
+        "orders-service: CPU throttled in 63% of CFS periods at its CPU limit of 500m since 2026-11-20T13:05:00Z"
+    )
+    moderate = rules.throttling_finding(rules.assess_throttling(stepped(0.02, 0.3)), SERVICE, container="api-1/api")
+    assert moderate is not None and moderate.severity is Severity.WARNING
+    assert "at its CPU limit (api-1/api)" in moderate.summary
+
+
+@pytest.mark.parametrize(("cores", "shown"), [(0.5, "500m"), (1.0, "1"), (2.0, "2"), (1.5, "1500m"), (0.25, "250m")])
+def test_cpu_limits_read_as_kubernetes_writes_them(cores: float, shown: str) -> None:
+    assert rules.millicores(cores) == shown
 
 
 @pytest.mark.parametrize(

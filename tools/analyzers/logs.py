@@ -106,7 +106,9 @@ PATTERNS: tuple[Pattern, ...] = (
         "DNSFailure",
         "DNS failures",
         r"no such host|nxdomain|name or service not known|temporary failure in name resolution|servfail"
-        r"|could not resolve host",
+        r"|could not resolve host|getaddrinfo \w+|name resolution failed|dns (?:lookup|resolution) failed"
+        # Go's resolver: "lookup db.svc.cluster.local on 172.20.0.10:53: read udp ...: i/o timeout"
+        r"|\blookup [\w.-]+(?: on [\d.:\[\]a-f]+)?: (?:.*i/o timeout|server misbehaving|no answer|connection refused)",
     ),
     _pattern(
         "tls_error",

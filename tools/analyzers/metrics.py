@@ -40,6 +40,9 @@ CRITICAL_LATENCY_FACTOR = 5.0
 SATURATION = 0.90
 CRITICAL_SATURATION = 0.95
 MIN_RESTARTS = 3
+THROTTLING = 0.25
+"""A quarter of CFS periods throttled: the level at which the usual CPUThrottlingHigh alert fires."""
+CRITICAL_THROTTLING = 0.50
 HYSTERESIS = 0.10
 """A breach continues through points down to 10% under the threshold (relative)."""
 
@@ -120,6 +123,11 @@ def assess_latency(series: Series, baseline_until: datetime) -> Assessment:
 def assess_utilization(series: Series, threshold: float = SATURATION) -> Assessment:
     """For ratios of a limit (pool in use / pool size, memory / memory limit)."""
     return _assess(series, threshold)
+
+
+def assess_throttling(series: Series) -> Assessment:
+    """For the share of CFS periods in which a container hit its CPU quota."""
+    return _assess(series, THROTTLING)
 
 
 def assess_restarts(counters: Sequence[Series]) -> Assessment:
@@ -231,6 +239,27 @@ def memory_finding(assessment: Assessment, subject: ObjectRef, *, container: str
     )
 
 
+def throttling_finding(
+    assessment: Assessment, subject: ObjectRef, *, cpu_limit: str | None = None, container: str | None = None
+) -> Finding | None:
+    """A container spending its periods at its CPU quota waits for the next one: latency without errors.
+
+    `cpu_limit` ("500m") and `container` (the most throttled pod/container now) are quoted when known."""
+    if not assessment.breached or assessment.value is None:
+        return None
+    limit = f" at its CPU limit of {cpu_limit}" if cpu_limit else " at its CPU limit"
+    where = f" ({container})" if container else ""
+    since = f" since {fmt_time(assessment.onset)}" if assessment.onset else ""
+    return _finding(
+        Severity.CRITICAL if assessment.value >= CRITICAL_THROTTLING else Severity.WARNING,
+        "CPUThrottling",
+        subject,
+        f"{subject.name}: CPU throttled in {percent(assessment.value, whole=True)} of CFS periods{limit}{where}{since}",
+        _evidence("throttled / total CFS periods", assessment, lambda v: percent(v, whole=True)),
+        assessment,
+    )
+
+
 def restarts_finding(assessment: Assessment, subject: ObjectRef, *, window_minutes: int) -> Finding | None:
     if not assessment.breached or assessment.value is None:
         return None
@@ -288,3 +317,9 @@ def seconds(value: float | None) -> str:
     if value is None:
         return "n/a"
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+
+
+def millicores(cores: float) -> str:
+    """A CPU quantity as Kubernetes writes it: 500m, 1, 1500m."""
+    milli = round(cores * 1000)
+    return f"{milli // 1000}" if milli % 1000 == 0 else f"{milli}m"

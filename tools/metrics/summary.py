@@ -32,11 +32,16 @@ POOL_MAX = "db_pool_connections_max"
 MEMORY = "container_memory_working_set_bytes"
 LIMITS = "kube_pod_container_resource_limits"
 RESTARTS = "kube_pod_container_status_restarts_total"
-WANTED = (REQUESTS, DURATION_BUCKETS, POOL_ACTIVE, POOL_MAX, MEMORY, LIMITS, RESTARTS)
+THROTTLED = "container_cpu_cfs_throttled_periods_total"
+PERIODS = "container_cpu_cfs_periods_total"
+WANTED = (REQUESTS, DURATION_BUCKETS, POOL_ACTIVE, POOL_MAX, MEMORY, LIMITS, RESTARTS, THROTTLED, PERIODS)
 CODE_LABELS = ("code", "status_code", "status", "response_code", "http_status")
 RATE_WINDOW = "5m"
 POINTS_PER_SUMMARY = 240
 MIN_STEP_S = 15.0
+# Findings that explain the others (a full pool, a throttled CPU make requests slow and fail): listed
+# first among equally severe ones, so the answer leads with the cause rather than its symptoms.
+_SATURATION = frozenset({"ConnectionPoolSaturated", "CPUThrottling", "MemoryNearLimit"})
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 # Pods of a Deployment (<hash>-<id>), of a StatefulSet (<ordinal>), of a DaemonSet or Job (<id>).
 _POD_SUFFIX = "([0-9]+|[a-z0-9]{5}|[a-z0-9]{5,10}-[a-z0-9]{5})"
@@ -84,6 +89,7 @@ async def service_summary(
         _pool(backend, request, found),
         _memory(backend, request, found),
         _restarts(backend, request, found, window_minutes),
+        _throttling(backend, request, found),
     ]
     results = await asyncio.gather(*checks)
     signals = [signal for signal, _ in results if signal is not None]
@@ -94,7 +100,7 @@ async def service_summary(
         at=at,
         window_minutes=window_minutes,
         signals=signals,
-        findings=sorted(findings, key=lambda finding: finding.severity.rank),
+        findings=sorted(findings, key=lambda finding: (finding.severity.rank, finding.reason not in _SATURATION)),
         metrics=sorted(found.selectors),
         notes=_notes(found, service),
     )
@@ -189,10 +195,53 @@ async def _memory(backend: PrometheusBackend, request: _Request, found: _Found) 
         _single_series(backend, promql, request), backend.instant(f"topk(1, {per_container})", request.at)
     )
     assessment = rules.assess_utilization(series)
-    labels: dict[str, str] = worst[0].get("metric", {}) if worst and isinstance(worst[0], dict) else {}
-    container = f"{labels['pod']}/{labels['container']}" if "pod" in labels and "container" in labels else None
+    container = _pod_container(worst)
     signal = _signal("memory_utilization", "ratio", rules.percent(assessment.value, whole=True), promql, assessment)
     return signal, rules.memory_finding(assessment, request.subject, container=container)
+
+
+async def _throttling(backend: PrometheusBackend, request: _Request, found: _Found) -> _Checked:
+    throttled_selector, periods_selector = found.selectors.get(THROTTLED), found.selectors.get(PERIODS)
+    if throttled_selector is None or periods_selector is None:
+        return None, None
+    keys = "namespace, pod, container"
+    containers = 'container!="",container!="POD"'
+    per_container = (
+        f"sum by ({keys}) (rate({THROTTLED}{{{throttled_selector},{containers}}}[{RATE_WINDOW}])) / on ({keys}) "
+        f"sum by ({keys}) (rate({PERIODS}{{{periods_selector},{containers}}}[{RATE_WINDOW}]))"
+    )
+    promql = f"max({per_container})"
+    limit_selector = found.selectors.get(LIMITS)
+    limit_query = f'max({LIMITS}{{{limit_selector},resource="cpu"}})' if limit_selector else None
+    series, worst, limit = await asyncio.gather(
+        _single_series(backend, promql, request),
+        backend.instant(f"topk(1, {per_container})", request.at),
+        backend.instant(limit_query, request.at) if limit_query else _nothing(),
+    )
+    assessment = rules.assess_throttling(series)
+    container = _pod_container(worst)
+    cores = _first_value(limit)
+    signal = _signal("cpu_throttling", "ratio", rules.percent(assessment.value, whole=True), promql, assessment)
+    cpu_limit = rules.millicores(cores) if cores else None
+    return signal, rules.throttling_finding(assessment, request.subject, cpu_limit=cpu_limit, container=container)
+
+
+async def _nothing() -> list[Any]:
+    return []
+
+
+def _pod_container(result: list[Any]) -> str | None:
+    """ "pod/container" of the first sample of an instant query, when it carries both labels."""
+    labels: dict[str, str] = result[0].get("metric", {}) if result and isinstance(result[0], dict) else {}
+    return f"{labels['pod']}/{labels['container']}" if "pod" in labels and "container" in labels else None
+
+
+def _first_value(result: list[Any]) -> float | None:
+    """The value of the first sample of an instant query; None when there is none or it is not finite."""
+    if not result or not isinstance(result[0], dict):
+        return None
+    value = float(result[0].get("value", [0, "nan"])[1])
+    return value if math.isfinite(value) else None
 
 
 async def _restarts(backend: PrometheusBackend, request: _Request, found: _Found, window_minutes: int) -> _Checked:

@@ -15,7 +15,10 @@ from tests.tools.analyzers.factories import (
     deployment,
     hpa,
     job,
+    pod,
     run,
+    status,
+    terminated,
 )
 from tools.analyzers.kubernetes.cronjob import analyze_cronjob
 from tools.analyzers.kubernetes.hpa import analyze_hpa
@@ -39,8 +42,53 @@ def run_of(name: str, created: str, finished: Obj) -> Obj:
     return found
 
 
+TRACEBACK = """Traceback (most recent call last):
+  File "/app/exports/nightly.py", line 62, in write_partition
+    writer.writerow(to_record(row))
+  File "/app/exports/records.py", line 36, in to_record
+    "region": row["customer_region"],
+KeyError: 'customer_region'
+"""
+
+
+def job_pod(job_name: str, suffix: str, *, code: int, message: str = "") -> Obj:
+    """A pod of a Job (restartPolicy Never) whose container ended; `message` is its termination message."""
+    ended = terminated("Error" if code else "Completed", code, finished=35)
+    if message:
+        ended["terminated"]["message"] = message
+    found = pod(
+        f"{job_name}-{suffix}",
+        statuses=[status("export", ready=False, state=ended)],
+        phase="Failed" if code else "Succeeded",
+        replicaset=None,
+        labels={"job-name": job_name},
+    )
+    found["metadata"]["ownerReferences"] = [
+        {"kind": "Job", "name": job_name, "uid": f"uid-{job_name}", "controller": True}
+    ]
+    return found
+
+
 JOBS: list[tuple[str, list[Obj], list[Expect]]] = [
-    ("complete", [job("migrate", conditions=[complete()])], []),
+    ("complete", [job("migrate", conditions=[complete()]), job_pod("migrate", "a1b2c", code=0)], []),
+    (
+        "backoff limit exceeded: the pods' termination messages say why",
+        [
+            job("export-1", conditions=[failed()], failed=3),
+            job_pod("export-1", "aaaaa", code=1, message=TRACEBACK),
+            job_pod("export-1", "bbbbb", code=1, message=TRACEBACK),
+            job_pod("export-1", "ccccc", code=1, message="Killed\n"),
+            job_pod("export-2", "ddddd", code=1, message="ValueError: another job's pod\n"),
+        ],
+        [
+            Expect(
+                "BackoffLimitExceeded",
+                Severity.WARNING,
+                summary=["its pods died with: KeyError: 'customer_region' (at /app/exports/records.py:36)"],
+                evidence=["termination message ends: KeyError: 'customer_region'"],
+            )
+        ],
+    ),
     ("still running", [job("migrate", failed=1)], []),
     (
         "backoff limit exceeded",
@@ -100,6 +148,22 @@ CRONJOBS: list[tuple[str, list[Obj], list[Expect]]] = [
         ],
     ),
     (
+        "the latest run's pods say why",
+        [
+            cronjob(),
+            run_of("nightly-report-3", "2026-11-20T02:00:00Z", failed(since=600)),
+            job_pod("nightly-report-3", "eeeee", code=1, message="connecting...\npsycopg.OperationalError: timeout\n"),
+        ],
+        [
+            Expect(
+                "CronJobFailing",
+                Severity.WARNING,
+                summary=["the last 1 runs failed", "its pods died with: psycopg.OperationalError: timeout"],
+                details={"failure_cause": "psycopg.OperationalError: timeout"},
+            )
+        ],
+    ),
+    (
         "recovered",
         [
             cronjob(),
@@ -117,6 +181,8 @@ LIMITED = cond(
     message="the desired replica count is more than the maximum replica count",
     since=18,
 )
+
+
 NO_SCALE = cond(
     "AbleToScale", "False", reason="FailedGetScale", message='deployments/scale.apps "api" not found', since=9
 )

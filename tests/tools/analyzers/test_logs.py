@@ -117,6 +117,14 @@ def test_counts_and_the_time_span_of_the_whole_log() -> None:
         ("ERROR FATAL: sorry, too many clients already", "pool_exhausted", "ConnectionPoolExhausted"),
         ("ERROR dial tcp: lookup payments.internal on 10.96.0.10:53: no such host", "dns_failure", "DNSFailure"),
         ('ERROR lookup failed {"lookup": "NXDOMAIN"}', "dns_failure", "DNSFailure"),
+        (
+            "ERROR dial tcp: lookup orders-db.shop.svc.cluster.local on 172.20.0.10:53: "
+            "read udp 10.44.20.7:51234->172.20.0.10:53: i/o timeout",
+            "dns_failure",
+            "DNSFailure",
+        ),
+        ("ERROR dial tcp: lookup redis.cache on 10.96.0.10:53: server misbehaving", "dns_failure", "DNSFailure"),
+        ("ERROR getaddrinfo EAI_AGAIN orders-db.shop.svc.cluster.local", "dns_failure", "DNSFailure"),
         ("ERROR x509: certificate has expired or is not yet valid", "tls_error", "TLSError"),
         ("ERROR open /data/app.db: permission denied", "permission_denied", "PermissionDenied"),
     ],
@@ -128,6 +136,11 @@ def test_known_failure_patterns(line: str, pattern: str, reason: str) -> None:
     assert found[reason].severity is Severity.WARNING
     assert found[reason].source == "logs"
     assert found[reason].since == datetime(2026, 11, 20, 13, 59, tzinfo=UTC)
+
+
+def test_a_timeout_that_is_not_a_lookup_is_not_a_dns_failure() -> None:
+    summary = analyze_log("2026-11-20T13:59:00Z ERROR dial tcp 172.20.0.10:5432: i/o timeout", source_name="api")
+    assert [hit.pattern for hit in summary.patterns] == ["timeout"]
 
 
 def test_patterns_are_not_looked_for_in_info_lines() -> None:

@@ -13,6 +13,7 @@ from tests.tools.analyzers.factories import (
     container,
     event,
     pod,
+    pvc,
     replicaset,
     run,
     running,
@@ -85,6 +86,29 @@ def secret_consumer() -> Obj:
     found = config_error(CONFIG_MESSAGE)
     found["spec"]["containers"] = [container(env=env)]
     return found
+
+
+NO_CLASS = 'storageclass.storage.k8s.io "fast-ssd" not found'
+UNBOUND = (
+    "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/3 nodes are "
+    "available: 3 Preemption is not helpful for scheduling."
+)
+
+
+def with_claim(target: Obj, claim: str = "data") -> Obj:
+    target["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
+    return target
+
+
+def waiting_for_claim() -> Obj:
+    return with_claim(
+        pod(
+            phase="Pending",
+            node=None,
+            statuses=[],
+            conditions=[cond("PodScheduled", "False", reason="Unschedulable", message=UNBOUND, since=15)],
+        )
+    )
 
 
 CASES: list[tuple[str, list[Obj], list[Expect]]] = [
@@ -227,11 +251,37 @@ CASES: list[tuple[str, list[Obj], list[Expect]]] = [
             Expect(
                 "Unschedulable",
                 Severity.CRITICAL,
-                summary=["cannot be scheduled: 0/3 nodes are available: 3 Insufficient cpu."],
+                summary=["is Pending and cannot be scheduled: 0/3 nodes are available: 3 Insufficient cpu."],
                 since=at(15),
             )
         ],
     ),
+    (
+        "unschedulable because its claim cannot be provisioned",
+        [
+            waiting_for_claim(),
+            pvc("data", storage_class="fast-ssd"),
+            event("PersistentVolumeClaim", "data", "ProvisioningFailed", NO_CLASS, count=40, first=15),
+        ],
+        [
+            Expect(
+                "Unschedulable",
+                Severity.CRITICAL,
+                summary=[
+                    "is Pending and cannot be scheduled: 0/3 nodes are available: pod has unbound immediate",
+                    f"PersistentVolumeClaim data is Pending: {NO_CLASS}",
+                ],
+                evidence=["preemption: 0/3 nodes are available"],
+                details={"unbound_claims": ["data"]},
+            )
+        ],
+    ),
+    (
+        "unschedulable, its claim is bound: the claim is not blamed",
+        [waiting_for_claim(), pvc("data", phase="Bound")],
+        [Expect("Unschedulable", Severity.CRITICAL, details={"unbound_claims": []})],
+    ),
+    ("running with a bound claim", [with_claim(pod()), pvc("data", phase="Bound")], []),
     (
         "readiness probe failing",
         [unready(), readiness_failures()],

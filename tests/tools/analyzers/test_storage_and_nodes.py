@@ -5,12 +5,16 @@ from __future__ import annotations
 import pytest
 
 from tests.tools.analyzers.factories import (
+    NS,
     Expect,
     Obj,
+    ago,
     at,
     check,
+    cond,
     event,
     node,
+    owner,
     pod,
     pvc,
     run,
@@ -21,8 +25,37 @@ from tools.analyzers.kubernetes.pvc import analyze_pvc
 from tools.findings import Severity
 
 
+def unreachable(found: Obj) -> Obj:
+    """The taints the node controller adds when a node stops reporting."""
+    found["spec"]["taints"] = [
+        {"key": "node.kubernetes.io/unreachable", "effect": effect, "timeAdded": ago(20)}
+        for effect in ("NoSchedule", "NoExecute")
+    ]
+    return found
+
+
+def evicted_by_taint_manager(found: Obj) -> Obj:
+    """A pod deleted once its NoExecute toleration ran out: Terminating until its node confirms."""
+    found["metadata"]["deletionTimestamp"] = ago(14)
+    found["status"]["conditions"].append(
+        cond("DisruptionTarget", "True", reason="DeletionByTaintManager", message="Taint manager: deleting", since=15)
+    )
+    return found
+
+
 def pod_using(claim: str) -> Obj:
     consumer = pod()
+    consumer["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
+    return consumer
+
+
+NO_CLASS = 'storageclass.storage.k8s.io "fast-ssd" not found'
+
+
+def stateful_pod_using(claim: str) -> Obj:
+    """A StatefulSet's pod: owned by the StatefulSet itself, named after it with an ordinal."""
+    consumer = pod("logs-es-3", replicaset=None, phase="Pending", node=None, statuses=[])
+    consumer["metadata"]["ownerReferences"] = owner("StatefulSet", "logs-es")
     consumer["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
     return consumer
 
@@ -73,6 +106,28 @@ CLAIMS: list[tuple[str, list[Obj], list[Expect]]] = [
         ],
     ),
     ("storage classes not listed, pending long", [pvc()], [Expect("PVCPending", Severity.WARNING)]),
+    (
+        "storage classes not listed, the provisioner names the missing one",
+        [
+            pvc(storage_class="fast-ssd"),
+            event("PersistentVolumeClaim", "data", "ProvisioningFailed", NO_CLASS, count=127, first=28),
+            stateful_pod_using("data"),
+        ],
+        [
+            Expect(
+                "StorageClassMissing",
+                Severity.CRITICAL,
+                summary=["data (used by pod logs-es-3) cannot bind: StorageClass fast-ssd does not exist"],
+                evidence=["event ProvisioningFailed x127"],
+                details={
+                    "storage_class": "fast-ssd",
+                    "pods": ["logs-es-3"],
+                    "owner": {"kind": "StatefulSet", "name": "logs-es", "namespace": NS},
+                },
+                since=at(28),
+            )
+        ],
+    ),
     ("just created", [pvc(created=1), storage_class()], []),
     ("waits for its first consumer", [pvc(), storage_class(binding="WaitForFirstConsumer")], []),
     (
@@ -98,6 +153,39 @@ NODES: list[tuple[str, list[Obj], list[Expect]]] = [
         [node(ready="Unknown")],
         [Expect("NodeNotReady", Severity.CRITICAL, summary=["Ready=Unknown"], evidence=["reason=NodeStatusUnknown"])],
     ),
+    (
+        "NotReady: the taint manager evicted one pod, another still waits, pods elsewhere are not named",
+        [
+            unreachable(node(ready="Unknown")),
+            evicted_by_taint_manager(pod("api-7d9f8b6c5d-aaaaa")),
+            pod("api-7d9f8b6c5d-bbbbb"),
+            pod("api-7d9f8b6c5d-ccccc", node="node-2"),
+        ],
+        [
+            Expect(
+                "NodeNotReady",
+                Severity.CRITICAL,
+                summary=["1 pods on it were evicted: shop/api-7d9f8b6c5d-aaaaa"],
+                evidence=[
+                    "node.kubernetes.io/unreachable:NoExecute",
+                    "evicted (Terminating): shop/api-7d9f8b6c5d-aaaaa",
+                    "still bound to the node: shop/api-7d9f8b6c5d-bbbbb",
+                ],
+                details={
+                    "evicted_pods": ["shop/api-7d9f8b6c5d-aaaaa"],
+                    "pods_on_node": ["shop/api-7d9f8b6c5d-bbbbb"],
+                    "owners": ["Deployment shop/api"],
+                },
+                since=at(20),
+            )
+        ],
+    ),
+    (
+        "NotReady, nothing evicted yet",
+        [node(ready="False"), pod()],
+        [Expect("NodeNotReady", Severity.CRITICAL, summary=["1 pods still run on it: shop/api-7d9f8b6c5d-x7k2p"])],
+    ),
+    ("healthy, with pods on it", [node(), pod(), evicted_by_taint_manager(pod("api-7d9f8b6c5d-ddddd"))], []),
     *(
         (
             pressure,

@@ -18,6 +18,7 @@ from tests.tools.analyzers.factories import (
     run,
     statefulset,
     status,
+    waiting,
 )
 from tools.analyzers.kubernetes.deployment import analyze_deployment
 from tools.analyzers.kubernetes.replicaset import analyze_replicaset
@@ -53,6 +54,22 @@ DEPLOYMENTS: list[tuple[str, list[Obj], list[Expect]]] = [
                     "owner": {"kind": "Deployment", "name": "api", "namespace": NS},
                 },
                 since=at(42),
+            )
+        ],
+    ),
+    (
+        "no replica ready, the pods say why",
+        [
+            deployment(ready=0, conditions=[UNAVAILABLE]),
+            pod(statuses=[status(ready=False, state=waiting("CreateContainerConfigError"))]),
+            pod("api-7d9f8b6c5d-m2vq8", statuses=[status(ready=False, state=waiting("CreateContainerConfigError"))]),
+        ],
+        [
+            Expect(
+                "DeploymentUnavailable",
+                Severity.CRITICAL,
+                summary=["has 0 of 2 replicas ready (not ready: 2 CreateContainerConfigError)"],
+                details={"unready_states": {"CreateContainerConfigError": 2}},
             )
         ],
     ),

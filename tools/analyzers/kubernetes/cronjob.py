@@ -11,6 +11,7 @@ from tools.analyzers.kubernetes.fields import (
     describe_condition,
     finding,
     flag,
+    items,
     name_of,
     namespace_of,
     ref_of,
@@ -18,6 +19,7 @@ from tools.analyzers.kubernetes.fields import (
     text,
     time_at,
 )
+from tools.analyzers.kubernetes.job import pod_failure_cause
 from tools.analyzers.kubernetes.snapshot import ClusterSnapshot
 from tools.findings import Finding, ObjectRef, Severity
 
@@ -42,16 +44,18 @@ def analyze_cronjob(cronjob: JsonObj, snapshot: ClusterSnapshot, *, now: datetim
         return []
     newest, oldest = failing[0], failing[-1]
     newest_failure = condition(newest, "Failed")
+    cause = pod_failure_cause(ref_of(newest), snapshot)
     return [
         finding(
             Severity.WARNING,
             "CronJobFailing",
             ref,
             f"CronJob {ref.namespace}/{ref.name}: the last {len(failing)} runs failed (latest {name_of(newest)}: "
-            f"{text(newest_failure, 'reason') or 'Failed'})",
+            f"{text(newest_failure, 'reason') or 'Failed'})" + (f"; its pods died with: {cause}" if cause else ""),
             [
                 f"job {name_of(newest)}: {describe_condition(newest_failure)}",
                 f"status.lastSuccessfulTime={text(cronjob, 'status', 'lastSuccessfulTime')}",
+                f"image {image}" if (image := _image(cronjob)) else "",
             ],
             since=time_at(condition(oldest, "Failed"), "lastTransitionTime") or time_at(oldest, "status", "startTime"),
             details={
@@ -59,9 +63,15 @@ def analyze_cronjob(cronjob: JsonObj, snapshot: ClusterSnapshot, *, now: datetim
                 "failed_jobs": [name_of(job) for job in failing],
                 "schedule": text(cronjob, "spec", "schedule"),
                 "owner": ref.model_dump(),
+                "failure_cause": cause,
             },
         )
     ]
+
+
+def _image(cronjob: JsonObj) -> str:
+    containers = items(cronjob, "spec", "jobTemplate", "spec", "template", "spec", "containers")
+    return ", ".join(str(text(container, "image")) for container in containers if text(container, "image"))
 
 
 def _failure_streak(cronjob: ObjectRef, snapshot: ClusterSnapshot) -> list[JsonObj]:

@@ -10,6 +10,7 @@ from tools.analyzers.kubernetes.fields import (
     describe_condition,
     finding,
     integer,
+    items,
     mapping,
     ref_of,
     require_aware,
@@ -63,12 +64,13 @@ def _at_max(hpa: JsonObj, ref: ObjectRef, target: ObjectRef) -> Finding | None:
     if maximum == 0 or current < maximum or desired < maximum:
         return None
     pinned_since = time_at(limited, "lastTransitionTime") if limited and limited.get("status") == "True" else None
+    pressure = _over_target(hpa)
     return finding(
         Severity.WARNING,
         "HPAAtMax",
         ref,
         f"HorizontalPodAutoscaler {ref.namespace}/{ref.name} is pinned at its maximum of {maximum} replicas "
-        f"for {target.kind} {target.name}",
+        f"for {target.kind} {target.name}" + (f" ({'; '.join(pressure)})" if pressure else ""),
         [
             f"spec.maxReplicas={maximum} status.currentReplicas={current} status.desiredReplicas={desired}",
             describe_condition(limited) if pinned_since else "",
@@ -82,3 +84,21 @@ def _at_max(hpa: JsonObj, ref: ObjectRef, target: ObjectRef) -> Finding | None:
             "owner": target.model_dump(),
         },
     )
+
+
+def _over_target(hpa: JsonObj) -> list[str]:
+    """The resource metrics above their target ("cpu at 187% of request, target 70%"): how far the
+    load is beyond what the ceiling allows, which is what sizing the fix needs."""
+    targets = {
+        text(metric, "resource", "name"): integer(metric, "resource", "target", "averageUtilization")
+        for metric in items(hpa, "spec", "metrics")
+        if text(metric, "type") == "Resource"
+    }
+    over = []
+    for metric in items(hpa, "status", "currentMetrics"):
+        name = text(metric, "resource", "name")
+        current = integer(metric, "resource", "current", "averageUtilization")
+        target = targets.get(name, 0)
+        if text(metric, "type") == "Resource" and name and target and current > target:
+            over.append(f"{name} at {current}% of request, target {target}%")
+    return over

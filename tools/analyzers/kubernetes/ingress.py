@@ -1,21 +1,29 @@
 """Ingress analyzer: routes to a Service that does not exist, TLS from a Secret that does not exist.
 
 Both are checked only when Services (or Secrets) were listed: a snapshot without Secrets says
-nothing about whether the TLS Secret exists.
+nothing about whether the TLS Secret exists. A missing backend is usually a rename, so Services
+with a close name are quoted; and since the Ingress itself is what changed, the last write to
+its spec (from `managedFields`) is when the route broke.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from difflib import get_close_matches
 
 from tools.analyzers.kubernetes.fields import (
     JsonObj,
     finding,
+    fmt_time,
     items,
+    latest,
     mapping,
+    name_of,
+    namespace_of,
     ref_of,
     require_aware,
     text,
+    time_at,
 )
 from tools.analyzers.kubernetes.snapshot import ClusterSnapshot
 from tools.findings import Finding, ObjectRef, Severity
@@ -26,9 +34,11 @@ def analyze_ingress(ingress: JsonObj, snapshot: ClusterSnapshot, *, now: datetim
     ref = ref_of(ingress)
     found: list[Finding] = []
     if snapshot.listed("Service"):
+        existing = [name_of(svc) for svc in snapshot.services if namespace_of(svc) == ref.namespace]
         for service, routes in sorted(_backends(ingress).items()):
             if snapshot.get("Service", ref.namespace, service) is None:
-                found.append(_missing_service(ref, service, routes))
+                similar = get_close_matches(service, existing, n=3, cutoff=0.6)
+                found.append(_missing_service(ref, service, routes, similar, _spec_changed(ingress)))
     if snapshot.listed("Secret"):
         for tls in items(ingress, "spec", "tls"):
             secret = text(tls, "secretName")
@@ -57,14 +67,34 @@ def _service_name(backend: JsonObj) -> str | None:
     return text(backend, "service", "name") or text(backend, "serviceName")
 
 
-def _missing_service(ref: ObjectRef, service: str, routes: list[str]) -> Finding:
+def _spec_changed(ingress: JsonObj) -> datetime | None:
+    """The last write to the Ingress other than its status, as the API server recorded it in managedFields."""
+    return latest(
+        *(
+            time_at(entry, "time")
+            for entry in items(ingress, "metadata", "managedFields")
+            if not text(entry, "subresource")
+        )
+    )
+
+
+def _missing_service(
+    ref: ObjectRef, service: str, routes: list[str], similar: list[str], changed: datetime | None
+) -> Finding:
     return finding(
         Severity.CRITICAL,
         "MissingBackendService",
         ref,
-        f"Ingress {ref.namespace}/{ref.name} routes {', '.join(routes)} to Service {service}, which does not exist",
-        [f"backend service {service!r} not found in namespace {ref.namespace}", f"routes: {', '.join(routes)}"],
-        details={"service": service, "routes": routes},
+        f"Ingress {ref.namespace}/{ref.name} routes {', '.join(routes)} to Service {service}, which does not exist"
+        + (f" (existing: {', '.join(similar)})" if similar else ""),
+        [
+            f"backend service {service!r} not found in namespace {ref.namespace}",
+            f"routes: {', '.join(routes)}",
+            f"Services with a similar name: {', '.join(similar)}" if similar else "",
+            f"Ingress spec last changed at {fmt_time(changed)}" if changed else "",
+        ],
+        since=changed,
+        details={"service": service, "routes": routes, "similar_services": similar},
     )
 
 

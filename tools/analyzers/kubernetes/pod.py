@@ -48,6 +48,8 @@ REPEATED_OOM = 2
 _MISSING_OBJECT = re.compile(r'\b(secret|configmap)s? "([^"]+)" not found', re.IGNORECASE)
 _MISSING_KEY = re.compile(r"couldn't find key (\S+) in (Secret|ConfigMap) (?:[^/\s]+/)?([^\s,;]+)", re.IGNORECASE)
 _KIND_SPELLING = {"secret": "Secret", "configmap": "ConfigMap"}
+_PREEMPTION = " preemption: "
+"""The scheduler appends its preemption verdict; the reason a person acts on comes before it."""
 
 
 @dataclass(frozen=True)
@@ -429,15 +431,54 @@ def _unschedulable(pod: _Pod) -> Finding | None:
         return None
     latest_failure = max(failures, key=lambda event: event.last or pod.now, default=None)
     message = text(scheduled, "message") or (latest_failure.message if latest_failure else "no node fits the pod")
+    claims = _unbound_claims(pod)
+    why = [message.split(_PREEMPTION)[0].strip(), *(str(claim) for claim in claims)]
     return finding(
         Severity.CRITICAL,
         "Unschedulable",
         pod.ref,
-        f"{pod.name} cannot be scheduled: {message}",
+        f"{pod.name} is Pending and cannot be scheduled: {'; '.join(why)}",
         [describe_condition(scheduled), *(event.describe() for event in failures[:1])],
         since=earliest(time_at(scheduled, "lastTransitionTime"), first_seen(failures)),
-        details=pod.details(message=message, scheduler_reason=text(scheduled, "reason")),
+        details=pod.details(
+            message=message,
+            scheduler_reason=text(scheduled, "reason"),
+            unbound_claims=[claim.name for claim in claims],
+        ),
     )
+
+
+@dataclass(frozen=True)
+class _UnboundClaim:
+    name: str
+    phase: str
+    cause: str | None
+
+    def __str__(self) -> str:
+        return f"PersistentVolumeClaim {self.name} is {self.phase}" + (f": {self.cause}" if self.cause else "")
+
+
+def _unbound_claims(pod: _Pod) -> list[_UnboundClaim]:
+    """The pod's claims that are not Bound, with the provisioner's complaint: the scheduler only says "unbound"."""
+    if not pod.snapshot.listed("PersistentVolumeClaim"):
+        return []
+    found = []
+    for volume in items(pod.obj, "spec", "volumes"):
+        name = text(volume, "persistentVolumeClaim", "claimName")
+        if not name:
+            continue
+        claim = pod.snapshot.get("PersistentVolumeClaim", pod.ref.namespace, name)
+        phase = "missing" if claim is None else text(claim, "status", "phase") or "Pending"
+        if phase == "Bound":
+            continue
+        complaints = [
+            event
+            for event in pod.snapshot.events_for("PersistentVolumeClaim", pod.ref.namespace, name)
+            if event.is_warning
+        ]
+        latest = max(complaints, key=lambda event: event.last or pod.now, default=None)
+        found.append(_UnboundClaim(name, phase, latest.message if latest else None))
+    return found
 
 
 def _stuck_pending(pod: _Pod) -> Finding | None:
