@@ -57,8 +57,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _serve_slack(config: Config, bot_token: str, app_token: str) -> None:
-    """Serve until SIGINT or SIGTERM, running the scheduled checks; in-flight answers and check runs finish.
+    """Serve until SIGINT or SIGTERM, running the scheduled checks and taking over fixes of stopped replicas.
 
+    On the signal no new envelope is taken; answers in progress get a grace period and are then
+    marked interrupted in their threads (`bot.slack.socket.serve`); then the recovery sweep and
+    the scheduler stop (check runs in progress finish) and the command exits 0.
     With `metrics.enabled`, the metrics/health port is up from the start, so probes see "not ready"
     until Socket Mode is connected rather than a refused connection.
     """
@@ -70,7 +73,7 @@ async def _serve_slack(config: Config, bot_token: str, app_token: str) -> None:
     from bot.observability.readiness import Readiness
     from bot.runtime import open_runtime
     from bot.slack.socket import serve
-    from bot.slack_wiring import approver_groups, scheduled_digests, slack_deps
+    from bot.slack_wiring import approver_groups, recovery_sweep, scheduled_digests, slack_deps
     from bot.sources import configured_sources
 
     stop = asyncio.Event()
@@ -85,12 +88,13 @@ async def _serve_slack(config: Config, bot_token: str, app_token: str) -> None:
         scheduled_digests(runtime, bot_token, config.slack.base_url),
     ):
         deps = slack_deps(runtime, bot_token, config.slack.base_url)
-        if metrics is None:
-            await serve(deps, app_token, stop)
-            return
-        readiness = Readiness(runtime.store)
-        async with serving_metrics(metrics, readiness.problem, config.metrics.host, config.metrics.port):
-            await serve(deps, app_token, stop, on_connect=readiness.connected)
+        async with recovery_sweep(runtime, deps):
+            if metrics is None:
+                await serve(deps, app_token, stop)
+                return
+            readiness = Readiness(runtime.store)
+            async with serving_metrics(metrics, readiness.problem, config.metrics.host, config.metrics.port):
+                await serve(deps, app_token, stop, on_connect=readiness.connected)
 
 
 async def _check_store(url: str) -> None:

@@ -202,6 +202,14 @@ class MetricsConfig(StrictSection):
     port: int = Field(default=9100, ge=0, le=65535, description="0 picks a free port")
 
 
+class RemediationConfig(StrictSection):
+    """Timing of approved fixes; the takeover matters once several replicas share one store."""
+
+    verify_timeout_s: float = Field(default=60.0, gt=0, description="how long a rollout may take to become Ready")
+    # A replica that stops renewing its hold on a fix this long is presumed dead; another finishes or reports it.
+    takeover_after_s: float = Field(default=30.0, ge=1)
+
+
 class Config(StrictSection):
     data_dir: Path = Field(default_factory=lambda: Path(os.environ.get(DATA_DIR_ENV, "~/.local/share/whisperer")))
     slack: SlackConfig = Field(default_factory=SlackConfig)
@@ -220,6 +228,7 @@ class Config(StrictSection):
     web: WebConfig = Field(default_factory=WebConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    remediation: RemediationConfig = Field(default_factory=RemediationConfig)
 
     @field_validator("data_dir")
     @classmethod

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from mcp.client.stdio import StdioServerParameters
@@ -206,11 +207,14 @@ async def open_runtime(
                     time_limits=limits,
                 )
                 policy = Policy(config.policy, config.access, config.channels)
-                executor, verifier = McpExecutor(writes), RolloutVerifier(toolbox)
+                timing = config.remediation
+                executor = McpExecutor(writes)
+                verifier = RolloutVerifier(toolbox, timeout_s=timing.verify_timeout_s)
+                takeover = timedelta(seconds=timing.takeover_after_s)
                 remediation = (
-                    RemediationService(store, policy, executor, verifier)
+                    RemediationService(store, policy, executor, verifier, takeover_after=takeover)
                     if groups is None
-                    else RemediationService(store, policy, executor, verifier, groups=groups)
+                    else RemediationService(store, policy, executor, verifier, groups=groups, takeover_after=takeover)
                 )
                 yield Runtime(config, sources, store, redactor, toolbox, assistant, remediation, metrics)
     finally:

@@ -14,6 +14,7 @@ from bot.observability.specialist_timing import TimedAsker
 from bot.runtime import Runtime
 from bot.slack.ack_timing import ignore_acks
 from bot.slack.deps import SLACK_API, SlackDeps
+from bot.slack.recovery import recovering
 from bot.slack.redacting_client import redacting_client
 from bot.slack.usergroups import ApproverGroups
 from scheduled_checks.scheduler import CheckScheduler
@@ -60,5 +61,19 @@ async def scheduled_digests(
     try:
         async with digest_schedule(poster, runtime.store, runtime.config) as scheduler:
             yield scheduler
+    finally:
+        await client.close()
+
+
+@contextlib.asynccontextmanager
+async def recovery_sweep(runtime: Runtime, deps: SlackDeps) -> AsyncIterator[None]:
+    """Half-done fixes of stopped replicas taken over while the block runs, through their own client.
+
+    Sweeping twice per takeover period bounds how long a thread waits to about one and a half of them.
+    """
+    client = redacting_client(deps.bot_token, deps.base_url, runtime.redactor)
+    try:
+        async with recovering(deps, client, runtime.remediation, runtime.config.remediation.takeover_after_s / 2):
+            yield
     finally:
         await client.close()

@@ -47,3 +47,13 @@ class Registration(BaseModel):
 
     stored: list[StoredProposal]
     refused: list[RefusedProposal]
+
+
+class Recovery(BaseModel):
+    """An approved fix another replica left half-way, and what this replica made of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    proposal: StoredProposal = Field(description="as it stands now; channel, thread and message say where to report")
+    report: ExecutionReport
+    requester: str = Field(description="who asks for a follow-up fix (the last approver)")

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from agents.remediation.executor import describe_attempt, describe_done
-from agents.remediation.outcome import Decision, ExecutionReport, RefusedProposal, Registration
+from agents.remediation.lease import holding, run_lease, this_replica
+from agents.remediation.outcome import Decision, ExecutionReport, Recovery, RefusedProposal, Registration
 from agents.remediation.verifier import Verification
 from guardrails.policy import Policy
 from guardrails.proposals import Proposal, Target
@@ -47,6 +48,10 @@ _SETTLED_BY_APPROVAL = frozenset(
     }
 )
 _ROLLBACK_WHEN_UNHEALTHY = frozenset({"restart_deployment", "scale_deployment"})
+DEFAULT_TAKEOVER = timedelta(seconds=30)
+# Half-done fixes older than this are left to people: the cluster has moved on since.
+_RECOVERY_WINDOW = timedelta(hours=24)
+_UNFINISHED = (ProposalState.APPROVED, ProposalState.EXECUTING, ProposalState.EXECUTED)
 
 
 class Executor(Protocol):
@@ -97,7 +102,11 @@ class RemediationService:
         clock: Clock = utcnow,
         groups: GroupResolver = _no_groups,
         ttl: timedelta | None = None,
+        replica: str | None = None,
+        takeover_after: timedelta = DEFAULT_TAKEOVER,
     ) -> None:
+        """`takeover_after`: how long a fix's runner may go without renewing its lease before another
+        replica presumes it dead and finishes or reports the fix (`recover`)."""
         self._store = store
         self._policy = policy
         self._executor = executor
@@ -105,6 +114,8 @@ class RemediationService:
         self._clock = clock
         self._groups = groups
         self._ttl = ttl if ttl is not None else policy.proposal_ttl
+        self._replica = replica or this_replica()
+        self._takeover_s = takeover_after.total_seconds()
 
     # --- proposing -----------------------------------------------------------------------------
 
@@ -370,6 +381,14 @@ class RemediationService:
     # --- executing -----------------------------------------------------------------------------
 
     async def execute(self, proposal_id: str) -> ExecutionReport:
+        # The lease comes first: a proposal `executing` without a live lease is one whose runner died.
+        async with holding(self._store, run_lease(proposal_id), self._replica, self._takeover_s) as held:
+            if not held:
+                current = await self._store.get_proposal(proposal_id)
+                return ExecutionReport(proposal_id=proposal_id, executed=False, message=self._not_runnable(current))
+            return await self._execute(proposal_id)
+
+    async def _execute(self, proposal_id: str) -> ExecutionReport:
         claimed = await self._store.transition_proposal(
             proposal_id, [ProposalState.APPROVED], ProposalState.EXECUTING, "bot"
         )
@@ -413,6 +432,10 @@ class RemediationService:
             message=message,
             result=result.message,
         )
+        return await self._verify(stored, proposal, message)
+
+    async def _verify(self, stored: StoredProposal, proposal: Proposal, message: str) -> ExecutionReport:
+        """Check an executed fix took, record the outcome, and propose a rollback when it did not."""
         try:
             verification = await self._verifier.verify(proposal)
         except Exception as error:
@@ -422,7 +445,11 @@ class RemediationService:
         if verification is None:
             return ExecutionReport(proposal_id=stored.id, executed=True, message=message)
         outcome = ProposalState.VERIFIED if verification.verified else ProposalState.VERIFICATION_FAILED
-        await self._store.transition_proposal(stored.id, [ProposalState.EXECUTED], outcome, "bot", verification.summary)
+        if not await self._store.transition_proposal(
+            stored.id, [ProposalState.EXECUTED], outcome, "bot", verification.summary
+        ):
+            # Our lease lapsed and another replica took the verification over; it reports the outcome.
+            return ExecutionReport(proposal_id=stored.id, executed=True, message=message)
         await self._audit(
             AuditKind.VERIFICATION,
             "bot",
@@ -463,6 +490,64 @@ class RemediationService:
             executed=False,
             message=f"Could not {describe_attempt(proposal)}: {reason}{unchanged}",
         )
+
+    # --- taking over from a replica that stopped --------------------------------------------------
+
+    async def recover(self) -> list[Recovery]:
+        """Finish or report the approved fixes whose runner stopped (its lease lapsed) half-way.
+
+        Approved but never started: failed, nothing was changed. Executing: failed, as nobody can
+        tell whether the change reached the cluster. Executed but not verified: verified now.
+        Every replica may call this at any time; a fix someone is still running is left alone.
+        """
+        now = self._clock()
+        recovered: list[Recovery] = []
+        for stored in await self._store.list_proposals(states=_UNFINISHED):
+            if stored.created_at < now - _RECOVERY_WINDOW or not await self._stalled(stored, now):
+                continue
+            async with holding(self._store, run_lease(stored.id), self._replica, self._takeover_s) as held:
+                current = await self._store.get_proposal(stored.id) if held else None
+                if current is not None and current.state in _UNFINISHED:
+                    recovery = await self._take_over(current)
+                    if recovery is not None:
+                        recovered.append(recovery)
+        return recovered
+
+    async def _stalled(self, stored: StoredProposal, now: datetime) -> bool:
+        """Approved a while ago and never started; a fix being run is judged by its lease instead."""
+        if stored.state is not ProposalState.APPROVED:
+            return True
+        events = await self._store.list_proposal_events(stored.id)
+        approved = self._last_event(events, ProposalState.APPROVED)
+        return approved is None or (now - approved.at).total_seconds() > self._takeover_s
+
+    async def _take_over(self, stored: StoredProposal) -> Recovery | None:
+        approvers = await self._approvers(stored)
+        proposal = self._proposal_or_none(stored)
+        if proposal is None:
+            return None
+        if stored.state is ProposalState.EXECUTED:
+            done = f"{describe_done(proposal)} (approved by {_mentions(approvers)})"
+            log.warning("proposal %s was left unverified by a stopped replica; verifying it", stored.id)
+            report = await self._verify(stored, proposal, done)
+            if report.verified is None:
+                return None  # nothing to verify, or no outcome recorded: nothing new to tell the thread
+        else:
+            reason = (
+                "the bot stopped after the approval, before running it; nothing was changed"
+                if stored.state is ProposalState.APPROVED
+                else f"the bot stopped while running it; check {proposal.target} before approving it again"
+            )
+            log.warning("proposal %s was left %s by a stopped replica; failing it", stored.id, stored.state)
+            won = await self._store.transition_proposal(stored.id, [stored.state], ProposalState.FAILED, "bot", reason)
+            if won is None:
+                return None
+            await self._audit(AuditKind.EXECUTION, "bot", stored.id, proposal, executed=False, reason=reason)
+            report = ExecutionReport(
+                proposal_id=stored.id, executed=False, message=f"Could not {describe_attempt(proposal)}: {reason}"
+            )
+        current = await self._store.get_proposal(stored.id) or stored
+        return Recovery(proposal=current, report=report, requester=approvers[-1])
 
     @staticmethod
     def _not_runnable(current: StoredProposal | None) -> str:

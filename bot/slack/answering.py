@@ -20,6 +20,7 @@ from agents.question import PriorTurn, Question
 from bot.slack.charts import post_chart
 from bot.slack.deps import SlackDeps
 from bot.slack.errors import failure_line
+from bot.slack.in_flight import INTERRUPTED
 from bot.slack.live_message import LiveMessage
 from bot.slack.private_reply import PrivateReply
 from bot.slack.redacting_client import RedactingWebClient
@@ -127,8 +128,13 @@ async def post_proposals(
 async def placeholder(
     deps: SlackDeps, client: AsyncWebClient, channel_id: str, thread_ts: str, text: str
 ) -> LiveMessage:
-    """Post the answer's placeholder in the thread: the first thing the asker sees, before any lookup."""
-    return await LiveMessage.post(client, channel_id, thread_ts, escape(text), deps.live_update_interval)
+    """Post the answer's placeholder in the thread: the first thing the asker sees, before any lookup.
+
+    From here until the listener ends, a shutdown waits for the answer or marks it interrupted.
+    """
+    live = await LiveMessage.post(client, channel_id, thread_ts, escape(text), deps.live_update_interval)
+    deps.in_flight.add(lambda: live.finish(INTERRUPTED, [section(INTERRUPTED)]))
+    return live
 
 
 async def answer_in_thread(
@@ -159,6 +165,7 @@ async def answer_in_thread(
 
 async def answer_privately(deps: SlackDeps, reply: PrivateReply, question: Question, notes: Sequence[str] = ()) -> None:
     """An ephemeral answer: no live edits (Slack cannot edit those through the Web API), no buttons."""
+    deps.in_flight.add(lambda: reply.send(INTERRUPTED))
     await reply.send(f"Looking into it… _{escape(question.text)}_")
     try:
         answer = await deps.asker.ask(question, ignore_progress)

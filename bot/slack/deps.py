@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.slack.ack_timing import AckObserver, ignore_acks
+from bot.slack.in_flight import InFlight
 from bot.slack.ports import Asker, Remediation
 from guardrails.policy_config import ChannelBinding
 from guardrails.redaction import Redactor
@@ -47,3 +48,5 @@ class SlackDeps:
     model_daily_usd: float | None = None
     # Told how long each envelope waited for its ack (the bot's metrics, when served).
     observe_ack: AckObserver = ignore_acks
+    # The answers and approvals in progress, which a shutdown lets finish or marks interrupted.
+    in_flight: InFlight = field(default_factory=InFlight)

@@ -30,6 +30,8 @@ from bot.slack.redacting_client import RedactingWebClient
 logger = logging.getLogger(__name__)
 
 UNHANDLED = 404
+# Long enough for an answer that has started to finish, short of Kubernetes' 30 s termination grace.
+SHUTDOWN_GRACE_S = 20.0
 
 
 class SlackConnectError(Exception):
@@ -129,10 +131,14 @@ async def serve(
     app_token: str,
     stop: asyncio.Event | None = None,
     on_connect: Callable[[AsyncSocketModeHandler], None] | None = None,
+    grace_s: float = SHUTDOWN_GRACE_S,
 ) -> None:
     """`whisperer run`: connect and serve until `stop` is set (or the task is cancelled).
 
-    `on_connect` gets the open handler (readiness asks its connection from then on).
+    `on_connect` gets the open handler (readiness asks its connection from then on). Stopping
+    closes the Socket Mode connection first, so Slack sends new envelopes (and redelivers
+    unacked events) to another replica, then gives the answers in progress `grace_s` seconds
+    and marks the rest interrupted in their threads, before the Web API client closes.
     """
     check_tokens(deps.bot_token, app_token)
     # Presidio's first use takes seconds; pay it before the first answer, not during it.
@@ -144,4 +150,6 @@ async def serve(
     try:
         await (stop or asyncio.Event()).wait()
     finally:
-        await disconnect(handler)
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        await deps.in_flight.settle(grace_s)
+        await _close_client(handler.app)

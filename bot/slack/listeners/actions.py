@@ -29,6 +29,9 @@ from store.models import ProposalState
 logger = logging.getLogger(__name__)
 
 UNKNOWN_BUTTON = "That button is not one I handle (any more), so nothing was done."
+EXECUTION_INTERRUPTED = (
+    "Interrupted: the bot restarted while running this fix; the next replica to notice finishes or reports it here."
+)
 
 
 class Click(BaseModel):
@@ -74,6 +77,9 @@ async def _show(deps: SlackDeps, client: AsyncWebClient, click: Click, status: l
     await client.chat_update(channel=click.place.channel_id, ts=click.message_ts, text=text, blocks=blocks)
 
 
+_RUNNING = frozenset({ProposalState.APPROVED, ProposalState.EXECUTING, ProposalState.EXECUTED})
+
+
 async def _refused(deps: SlackDeps, client: AsyncWebClient, click: Click, decision: Decision, verb: str) -> None:
     # Policy names people by user id; in the thread they read better as mentions.
     reason = re.sub(rf"\b{re.escape(click.user)}\b", f"<@{click.user}>", escape_keeping_mentions(decision.message))
@@ -88,7 +94,9 @@ async def _refused(deps: SlackDeps, client: AsyncWebClient, click: Click, decisi
             click,
             f"<@{click.user}>: this proposal is already {decision.state.value}; nothing was done. {reason}",
         )
-        await _show(deps, client, click, [f"This proposal is {decision.state.value}."], buttons=False)
+        # A fix still running is drawn by the click that runs it; a late click must not overwrite its outcome.
+        if decision.state not in _RUNNING:
+            await _show(deps, client, click, [f"This proposal is {decision.state.value}."], buttons=False)
 
 
 async def decide(deps: SlackDeps, client: AsyncWebClient, ack: AsyncAck, body: dict[str, Any], approve: bool) -> None:
@@ -103,6 +111,7 @@ async def decide(deps: SlackDeps, client: AsyncWebClient, ack: AsyncAck, body: d
         return
     approved = f"✅ Approved by <@{click.user}>"
     await _show(deps, client, click, [f"{approved} · executing…"], buttons=False)
+    deps.in_flight.add(lambda: _reply(client, click, EXECUTION_INTERRUPTED))
     report = await deps.remediation.execute(click.proposal_id)
     outcome = execution_lines(report)
     await _reply(client, click, "\n".join(outcome))
