@@ -14,6 +14,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
+
 from agents.advisor import (
     DEFAULT_TIMEOUT_S,
     MODEL_SOURCE,
@@ -45,6 +47,7 @@ from store.models import AuditEvent, AuditKind
 from tools.findings import Finding, Severity
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 class Assistant:
@@ -80,8 +83,23 @@ class Assistant:
         return [namespace for binding in bound for namespace in binding.namespaces]
 
     async def ask(self, question: Question, progress: ProgressSink = ignore_progress) -> Answer:
+        # Counts and intent names only: the question's text and what the tools found may hold PII.
+        with tracer.start_as_current_span("question") as span:
+            answer = await self._answer(question, progress)
+            span.set_attributes(
+                {
+                    "whisperer.findings": len(answer.findings),
+                    "whisperer.proposals": len(answer.proposals),
+                    "whisperer.refused": answer.refused is not None,
+                    "whisperer.sources_failed": len(answer.sources_failed),
+                }
+            )
+            return answer
+
+    async def _answer(self, question: Question, progress: ProgressSink) -> Answer:
         context = " ".join(turn.question for turn in question.history[-3:])
         plan = plan_question(question.text, self._catalog, self._catalog.namespaces(), context)
+        trace.get_current_span().set_attribute("whisperer.intents", sorted(intent.value for intent in plan.intents))
         question_id = new_question_id()
         model_limit = self._time_limits.get(MODEL_SOURCE, DEFAULT_TIMEOUT_S)
         triaged, triage_error = await self._triage(plan, question_id, model_limit)

@@ -10,6 +10,8 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
+from opentelemetry import trace
+
 from agents.answer import SourceFailure
 from agents.intents import Intent, Plan
 from agents.progress import ProgressSink, SpecialistProgress, SpecialistState
@@ -17,6 +19,7 @@ from agents.specialists.base import Investigation, Report, Specialist
 from agents.toolbox import ToolError
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 DEFAULT_TIME_LIMIT_S = 12.0
 # Which specialists each intent needs; runbooks are looked up after the others (see `follow_ups`).
@@ -83,7 +86,16 @@ async def run_specialists(
         await progress(SpecialistProgress(specialist=name, state=SpecialistState.FAILED, detail=failure.error))
         return failure
 
-    results = await asyncio.gather(*(one(name) for name in names if name in registry))
+    async def traced(name: str) -> Report | SourceFailure:
+        with tracer.start_as_current_span("specialist", attributes={"whisperer.source": name}) as span:
+            result = await one(name)
+            outcome = (
+                "failed" if isinstance(result, SourceFailure) else "found" if result.found_something else "nothing"
+            )
+            span.set_attribute("whisperer.outcome", outcome)
+            return result
+
+    results = await asyncio.gather(*(traced(name) for name in names if name in registry))
     reports = [result for result in results if isinstance(result, Report)]
     failures = [result for result in results if isinstance(result, SourceFailure)]
     return reports, failures

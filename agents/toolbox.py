@@ -24,6 +24,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.server.mcpserver import MCPServer
 from mcp_types import Tool
+from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from guardrails.secret_patterns import scrub_secrets
@@ -32,6 +33,7 @@ from store.models import AuditEvent, AuditKind
 from tools.health import Health
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 ClientTarget = MCPServer | StdioServerParameters | str
 M = TypeVar("M", bound=BaseModel)
@@ -220,6 +222,7 @@ class Toolbox:
         started = time.perf_counter()
         error: str | None = None
         redactions: Mapping[str, int] = {}
+        span = tracer.start_span("tool_call", attributes={"whisperer.server": server, "whisperer.tool": tool})
         try:
             try:
                 result = await asyncio.wait_for(client.call_tool(tool, dict(arguments)), limit)
@@ -240,6 +243,8 @@ class Toolbox:
             raise
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
+            span.set_attributes({"whisperer.ok": error is None, "whisperer.duration_ms": round(elapsed_ms, 1)})
+            span.end()
             await self._audit(server, tool, arguments, actor, elapsed_ms, error, redactions)
 
     def _client(self, server: str) -> Client:

@@ -71,6 +71,7 @@ async def _serve_slack(config: Config, bot_token: str, app_token: str) -> None:
     from bot.observability.endpoints import serving_metrics
     from bot.observability.metrics import BotMetrics
     from bot.observability.readiness import Readiness
+    from bot.observability.tracing import exporting_traces
     from bot.runtime import open_runtime
     from bot.slack.socket import serve
     from bot.slack_wiring import approver_groups, recovery_sweep, scheduled_digests, slack_deps
@@ -84,6 +85,7 @@ async def _serve_slack(config: Config, bot_token: str, app_token: str) -> None:
     metrics = BotMetrics() if config.metrics.enabled else None
     sources = configured_sources(config, dict(os.environ))
     async with (
+        exporting_traces(config),
         open_runtime(config, sources, groups=groups, metrics=metrics) as runtime,
         scheduled_digests(runtime, bot_token, config.slack.base_url),
     ):

@@ -210,6 +210,16 @@ class RemediationConfig(StrictSection):
     takeover_after_s: float = Field(default=30.0, ge=1)
 
 
+class TracingConfig(StrictSection):
+    """OpenTelemetry traces of each question across specialists and tool calls; off unless configured."""
+
+    enabled: bool = False
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces"
+    )
+    service_name: str = Field(default="whisperer", min_length=1)
+
+
 class Config(StrictSection):
     data_dir: Path = Field(default_factory=lambda: Path(os.environ.get(DATA_DIR_ENV, "~/.local/share/whisperer")))
     slack: SlackConfig = Field(default_factory=SlackConfig)
@@ -229,6 +239,7 @@ class Config(StrictSection):
     store: StoreConfig = Field(default_factory=StoreConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
 
     @field_validator("data_dir")
     @classmethod
