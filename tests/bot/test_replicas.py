@@ -91,6 +91,11 @@ def pg_database_url() -> Iterator[str]:
         admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+# The owning team's channel of payment-service in the payment-outage world, where its digest goes.
+TEAM_CHANNEL = "#oncall-payments"
+DIGEST_EVERY_MINUTES = 0.05
+
+
 def _config(sandbox: Sandbox, slack: SlackStandIn, store_url: str, data_dir: Path) -> dict[str, Any]:
     world, endpoints = sandbox.world, sandbox.endpoints
     assert endpoints is not None
@@ -111,6 +116,8 @@ def _config(sandbox: Sandbox, slack: SlackStandIn, store_url: str, data_dir: Pat
         "services": services,
         "metrics": {"enabled": False},
         "remediation": {"verify_timeout_s": VERIFY_TIMEOUT_S, "takeover_after_s": TAKEOVER_AFTER_S},
+        # Both replicas run this check every few seconds; the digest must still be posted once.
+        "checks": {"workload-health": {"schedule": {"every_minutes": DIGEST_EVERY_MINUTES}}},
         **world.meta.config,
     }
 
@@ -124,6 +131,7 @@ async def replicas(pg_database_url: str, tmp_path_factory: pytest.TempPathFactor
         await open_store(pg_database_url) as store,
     ):
         slack.workspace.ensure_channel(CHANNEL)
+        slack.workspace.ensure_channel(TEAM_CHANNEL)
         config = workdir / "whisperer.yaml"
         config.write_text(yaml.safe_dump(_config(sandbox, slack, pg_database_url, workdir / "data")))
         env = {
@@ -183,6 +191,22 @@ async def _reaches(replicas: Replicas, proposal_id: str, states: set[ProposalSta
 async def _executions(replicas: Replicas, proposal_id: str) -> list[bool]:
     events = await replicas.store.list_audit(limit=1000, kind=AuditKind.EXECUTION)
     return [bool(event.detail.get("executed")) for event in events if event.subject == proposal_id]
+
+
+async def test_both_replicas_run_the_scheduled_check_but_the_digest_is_posted_once(replicas: Replicas) -> None:
+    slack = replicas.slack
+
+    def digests() -> list[Message]:
+        bot = slack.workspace.bot_user_id
+        return [m for m in slack.driver.channel_messages(TEAM_CHANNEL) if m.user == bot]
+
+    await slack.driver.wait_for(lambda: digests() or None, 60, f"a digest in {TEAM_CHANNEL}")
+    # Several more runs on each replica: none may post again, the findings are unchanged.
+    await asyncio.sleep(DIGEST_EVERY_MINUTES * 60 * 4)
+    runs = await replicas.store.list_audit(limit=1000, kind="check")
+    assert len(runs) >= 3, "the check kept running"
+    [digest] = digests()
+    assert "payment-service" in slack.driver.render(digest) and "CrashLoopBackOff" in slack.driver.render(digest)
 
 
 async def test_a_burst_of_questions_delivered_several_times_is_answered_once_each(replicas: Replicas) -> None:
