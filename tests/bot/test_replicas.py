@@ -297,8 +297,14 @@ async def test_a_replica_killed_while_verifying_a_fix_leaves_it_to_the_other(rep
     assert "Verification failed" in taken_over[0].text and "CrashLoopBackOff" in taken_over[0].text
     assert await _executions(replicas, proposal_id) == [True]
     assert replicas.replicasets("orders-service") == before + 1
-    proposal_message = slack.workspace.find_message(slack.workspace.channel(CHANNEL).id, message.ts)
-    assert proposal_message is not None and TAKEN_OVER in json.dumps(proposal_message.blocks)
+    channel_id = slack.workspace.channel(CHANNEL).id
+
+    def redrawn() -> Message | None:
+        # The thread reply and the redrawn proposal are two Slack calls: wait for the second too.
+        found = slack.workspace.find_message(channel_id, message.ts)
+        return found if found is not None and TAKEN_OVER in json.dumps(found.blocks) else None
+
+    await slack.driver.wait_for(redrawn, 15, "the proposal message redrawn after the takeover")
     # The rollback the verification failure calls for is offered, as after an uninterrupted run.
     [rollback] = await slack.driver.wait_for(
         lambda: [m for m in replicas.bot_replies(ts) if APPROVE_ACTION in json.dumps(m.blocks)] or None,
