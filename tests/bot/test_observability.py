@@ -10,7 +10,6 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -54,26 +53,6 @@ FAMILIES = {
     "whisperer_check_runs": "counter",
     "whisperer_check_findings": "gauge",
 }
-
-
-@pytest.fixture(scope="module")
-def redactor() -> Redactor:
-    shared = Redactor()
-    shared.warm_up()
-    return shared
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    opened = await open_store("sqlite:///:memory:")
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackStandIn]:
-    async with SlackStandIn() as stand_in:
-        yield stand_in
 
 
 def sample(metrics: BotMetrics, name: str, **labels: str) -> float:

@@ -6,7 +6,7 @@ scripted agents, so a test clicks and mentions the way a person does and reads w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +20,7 @@ from bot.slack.socket import connect, disconnect
 from guardrails.policy_config import ChannelBinding
 from guardrails.redaction import Redactor
 from sandbox.slack import Message, SlackStandIn
-from store import Store, open_store
+from store import Store
 from tests.bot.slack.doubles import ScriptedAsker, StoreRemediation
 
 CHANNEL = "#incident-payments"
@@ -56,26 +56,6 @@ class Bot:
 
     def render(self, message: Any) -> str:
         return self.slack.driver.render(message)
-
-
-@pytest.fixture(scope="session")
-def redactor() -> Iterator[Redactor]:
-    shared = Redactor()
-    shared.warm_up()
-    yield shared
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    opened = await open_store("sqlite:///:memory:")
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackStandIn]:
-    async with SlackStandIn() as stand_in:
-        yield stand_in
 
 
 @asynccontextmanager
