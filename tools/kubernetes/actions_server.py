@@ -19,7 +19,7 @@ from pydantic import Field
 
 from tools.health import Health
 from tools.kubernetes import actions
-from tools.kubernetes.client import KubeBackend, KubeError
+from tools.kubernetes.client import KubeBackend, api_health
 from tools.kubernetes.models import ActionResult
 from tools.kubernetes.standalone import kube_backend, kube_options
 from tools.standalone import parse_args, serve_from_args, transport_options
@@ -40,12 +40,7 @@ def build_actions_server(backend: KubeBackend) -> MCPServer:
 
     @server.tool(description="Whether the Kubernetes API server answers with the write identity.")
     async def health() -> Health:
-        try:
-            version, latency = await backend.version()
-        except KubeError as exc:
-            return Health(source=SOURCE, ok=False, detail=str(exc))
-        detail = f"Kubernetes {version.get('gitVersion', '?')} at {backend.host}"
-        return Health(source=SOURCE, ok=True, detail=detail, latency_ms=round(latency, 1))
+        return await api_health(backend, SOURCE)
 
     @server.tool(
         description="Restart a deployment like `kubectl rollout restart`: every pod is replaced by a new one, "

@@ -24,6 +24,7 @@ from kubernetes import config as kube_config
 from kubernetes.config.config_exception import ConfigException
 
 from guardrails.secret_patterns import scrub_secrets
+from tools.health import Health
 from tools.tool_errors import ToolFailure
 
 JsonObj = dict[str, Any]
@@ -270,3 +271,13 @@ def _reason(exc: BaseException) -> str:
 def _one_line(text: str) -> str:
     line = " ".join(text.split())
     return line[:300]
+
+
+async def api_health(backend: KubeBackend, source: str) -> Health:
+    """Whether the API server answers this backend's identity: the read and the write server ask alike."""
+    try:
+        version, latency = await backend.version()
+    except KubeError as exc:
+        return Health(source=source, ok=False, detail=str(exc))
+    detail = f"Kubernetes {version.get('gitVersion', '?')} at {backend.host}"
+    return Health(source=source, ok=True, detail=detail, latency_ms=round(latency, 1))

@@ -23,7 +23,7 @@ from tools.analyzers.logs import analyze_log, log_findings
 from tools.findings import ObjectRef
 from tools.health import Health
 from tools.kubernetes.analysis import analyze_objects
-from tools.kubernetes.client import KubeBackend, KubeError
+from tools.kubernetes.client import KubeBackend, api_health
 from tools.kubernetes.models import (
     ClusterAnalysis,
     DeploymentList,
@@ -62,16 +62,7 @@ def build_server(backend: KubeBackend) -> MCPServer:
 
     @server.tool(description="Whether the Kubernetes API server answers, its version and the round-trip time.")
     async def health() -> Health:
-        try:
-            version, latency = await backend.version()
-        except KubeError as exc:
-            return Health(source=SOURCE, ok=False, detail=str(exc))
-        return Health(
-            source=SOURCE,
-            ok=True,
-            detail=f"Kubernetes {version.get('gitVersion', '?')} at {backend.host}",
-            latency_ms=round(latency, 1),
-        )
+        return await api_health(backend, SOURCE)
 
     @server.tool(
         description=(
